@@ -1,0 +1,38 @@
+"""The one cost model, shared by the optimizer, the history and the daily view.
+
+Per period, with final prices (fees and VAT included) in currency/kWh and energies in kWh:
+
+    cost     = buy·import − sell·export + cycle_cost·charge
+    baseline = buy·max(load − solar, 0) − sell·max(solar − load, 0)
+    savings  = baseline − cost
+
+The functions work on floats and on numpy arrays alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+type FloatArray = NDArray[np.float64]
+
+
+def period_cost[T: (float, FloatArray)](
+    buy: T, sell: T, grid_import: T, grid_export: T, charge: T, *, cycle_cost: float
+) -> T:
+    """Return what a period costs with the battery: energy bought, minus sold, plus wear."""
+    return buy * grid_import - sell * grid_export + cycle_cost * charge
+
+
+def baseline_cost[T: (float, FloatArray)](buy: T, sell: T, load: T, solar: T) -> T:
+    """Return what a period would cost with the same load and solar but no battery."""
+    net = load - solar
+    if isinstance(net, np.ndarray):
+        result: FloatArray = buy * np.maximum(net, 0.0) - sell * np.maximum(-net, 0.0)
+        return result
+    return buy * max(net, 0.0) - sell * max(-net, 0.0)
+
+
+def grid_only_cost[T: (float, FloatArray)](buy: T, load: T) -> T:
+    """Return what the load would cost bought entirely from the grid (reported, never mixed)."""
+    return buy * load

@@ -1,0 +1,351 @@
+"""Frozen data that crosses the engine's boundaries.
+
+Energies are kWh per period, powers kW, prices currency/kWh, SOC in percent of the capacity.
+Times are timezone-aware datetimes; they are serialized as ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class Intent(StrEnum):
+    """Why the battery does what it does in a period."""
+
+    GRID_CHARGING = "grid_charging"
+    SOLAR_STORAGE = "solar_storage"
+    LOAD_SUPPORT = "load_support"
+    EXPORT_ARBITRAGE = "export_arbitrage"
+    IDLE = "idle"
+
+
+Scenario = Literal["tomorrow", "hourly", "restart", "manual"]
+HourSource = Literal["actual", "predicted", "missing"]
+
+
+def to_iso(moment: datetime) -> str:
+    """Serialize an aware datetime as ISO 8601 in UTC."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: all engine times are timezone-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+def from_iso(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp written by `to_iso`."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no offset")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class BatterySettings:
+    """The battery as the optimizer sees it."""
+
+    capacity_kwh: float
+    max_charge_kw: float
+    max_discharge_kw: float
+    min_soc_percent: float = 10.0
+    max_soc_percent: float = 100.0
+    charge_efficiency: float = 0.95
+    discharge_efficiency: float = 0.95
+    cycle_cost_per_kwh: float = 0.0
+    grid_charging: bool = True
+    export_limit_kw: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse settings no battery can have."""
+        if self.capacity_kwh <= 0:
+            raise ValueError("capacity_kwh must be > 0")
+        if not 0 <= self.min_soc_percent < self.max_soc_percent <= 100:
+            raise ValueError("need 0 <= min_soc_percent < max_soc_percent <= 100")
+        if self.max_charge_kw <= 0 or self.max_discharge_kw <= 0:
+            raise ValueError("max charge and discharge power must be > 0")
+        for name in ("charge_efficiency", "discharge_efficiency"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if self.cycle_cost_per_kwh < 0:
+            raise ValueError("cycle_cost_per_kwh must be >= 0")
+        if self.export_limit_kw is not None and self.export_limit_kw < 0:
+            raise ValueError("export_limit_kw must be >= 0")
+
+    @property
+    def min_energy_kwh(self) -> float:
+        """Stored energy at the minimum SOC."""
+        return self.capacity_kwh * self.min_soc_percent / 100.0
+
+    @property
+    def max_energy_kwh(self) -> float:
+        """Stored energy at the maximum SOC."""
+        return self.capacity_kwh * self.max_soc_percent / 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatterySettings:
+        """Deserialize what `to_dict` wrote."""
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPlan:
+    """The optimizer's decision for one period, with its flows and money."""
+
+    charge_kwh: float
+    discharge_kwh: float
+    battery_action_kw: float  # > 0 charging, < 0 discharging (AC side)
+    soc_start_percent: float
+    soc_end_percent: float
+    grid_import_kwh: float
+    grid_export_kwh: float
+    load_kwh: float
+    solar_kwh: float
+    buy_price: float
+    sell_price: float
+    cost: float
+    baseline_cost: float
+    savings: float
+    intent: Intent
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        data = asdict(self)
+        data["intent"] = self.intent.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PeriodPlan:
+        """Deserialize what `to_dict` wrote."""
+        return cls(**{**data, "intent": Intent(data["intent"])})
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationInput:
+    """Everything one optimization needs; `start` is the first period's start."""
+
+    start: datetime
+    period_minutes: int
+    buy: tuple[float, ...]
+    sell: tuple[float, ...]
+    load: tuple[float, ...]
+    solar: tuple[float, ...]
+    battery: BatterySettings
+    initial_soc_percent: float
+    terminal_value_per_kwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse inputs whose series disagree in length."""
+        n = len(self.buy)
+        if not (len(self.sell) == len(self.load) == len(self.solar) == n):
+            raise ValueError("buy, sell, load and solar must have the same length")
+        if self.period_minutes <= 0:
+            raise ValueError("period_minutes must be > 0")
+        if self.start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationResult:
+    """A plan: one `PeriodPlan` per period from `start`, plus totals."""
+
+    start: datetime
+    period_minutes: int
+    periods: tuple[PeriodPlan, ...]
+    total_cost: float
+    total_baseline_cost: float
+    total_savings: float
+    total_grid_only_cost: float
+    final_soc_percent: float
+    solve_seconds: float = 0.0
+
+    def period_start(self, index: int) -> datetime:
+        """Start of period `index` (exact across DST: periods are counted in absolute time)."""
+        return (
+            self.start.astimezone(UTC) + timedelta(minutes=self.period_minutes * index)
+        ).astimezone(self.start.tzinfo)
+
+    @property
+    def end(self) -> datetime:
+        """End of the last period."""
+        return self.period_start(len(self.periods))
+
+    def index_at(self, moment: datetime) -> int | None:
+        """Index of the period containing `moment`, or None outside the plan."""
+        offset = (moment - self.start).total_seconds() / 60.0
+        index = int(offset // self.period_minutes)
+        return index if 0 <= index < len(self.periods) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data (the design's `algorithm_result`)."""
+        return {
+            "start": to_iso(self.start),
+            "period_minutes": self.period_minutes,
+            "periods": [p.to_dict() for p in self.periods],
+            "total_cost": self.total_cost,
+            "total_baseline_cost": self.total_baseline_cost,
+            "total_savings": self.total_savings,
+            "total_grid_only_cost": self.total_grid_only_cost,
+            "final_soc_percent": self.final_soc_percent,
+            "solve_seconds": self.solve_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizationResult:
+        """Deserialize what `to_dict` wrote."""
+        return cls(
+            start=from_iso(data["start"]),
+            period_minutes=int(data["period_minutes"]),
+            periods=tuple(PeriodPlan.from_dict(p) for p in data["periods"]),
+            total_cost=float(data["total_cost"]),
+            total_baseline_cost=float(data["total_baseline_cost"]),
+            total_savings=float(data["total_savings"]),
+            total_grid_only_cost=float(data["total_grid_only_cost"]),
+            final_soc_percent=float(data["final_soc_percent"]),
+            solve_seconds=float(data.get("solve_seconds", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyEvent:
+    """What really happened in one hour (design §3.2), plus its start and prices.
+
+    `hour` is the index of the hour within its local day (0 … n-1; n is 23, 24 or 25),
+    `start` the hour's start, `timestamp` when it was recorded.
+    """
+
+    hour: int
+    timestamp: datetime
+    battery_soc_start: float
+    battery_soc_end: float
+    solar_generated: float
+    home_consumed: float
+    grid_imported: float
+    grid_exported: float
+    battery_charged: float
+    battery_discharged: float
+    start: datetime
+    buy_price: float
+    sell_price: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        data = asdict(self)
+        data["timestamp"] = to_iso(self.timestamp)
+        data["start"] = to_iso(self.start)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HourlyEvent:
+        """Deserialize what `to_dict` wrote."""
+        return cls(
+            **{
+                **data,
+                "timestamp": from_iso(data["timestamp"]),
+                "start": from_iso(data["start"]),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """One optimization result as it was stored (design §3.3)."""
+
+    timestamp: datetime
+    optimization_hour: int  # index of the local hour the optimization started from
+    algorithm_result: dict[str, Any]  # OptimizationResult.to_dict()
+    created_for_scenario: Scenario
+
+    @property
+    def result(self) -> OptimizationResult:
+        """The stored result as an object."""
+        return OptimizationResult.from_dict(self.algorithm_result)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        return {
+            "timestamp": to_iso(self.timestamp),
+            "optimization_hour": self.optimization_hour,
+            "algorithm_result": self.algorithm_result,
+            "created_for_scenario": self.created_for_scenario,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredSchedule:
+        """Deserialize what `to_dict` wrote."""
+        return cls(
+            timestamp=from_iso(data["timestamp"]),
+            optimization_hour=int(data["optimization_hour"]),
+            algorithm_result=data["algorithm_result"],
+            created_for_scenario=data["created_for_scenario"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyData:
+    """One hour of the daily view: measured (actual), planned (predicted) or missing."""
+
+    hour: int
+    start: datetime
+    source: HourSource
+    solar_kwh: float | None = None
+    load_kwh: float | None = None
+    grid_import_kwh: float | None = None
+    grid_export_kwh: float | None = None
+    battery_charge_kwh: float | None = None
+    battery_discharge_kwh: float | None = None
+    battery_action_kw: float | None = None
+    soc_start_percent: float | None = None
+    soc_end_percent: float | None = None
+    buy_price: float | None = None
+    sell_price: float | None = None
+    cost: float | None = None
+    baseline_cost: float | None = None
+    savings: float | None = None
+    intent: Intent | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        data = asdict(self)
+        data["start"] = to_iso(self.start)
+        data["intent"] = self.intent.value if self.intent else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class DailyView:
+    """Every hour of one local day, actual then predicted, with recalculated totals."""
+
+    date: str  # local date, ISO
+    hourly_data: tuple[HourlyData, ...]
+    total_savings: float
+    actual_savings: float
+    predicted_savings: float
+    total_cost: float
+    total_baseline_cost: float
+    total_grid_only_cost: float
+    actual_hours: int
+    predicted_hours: int
+    missing_hours: int
+    data_sources: tuple[HourSource, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data (service responses, diagnostics)."""
+        return {
+            "date": self.date,
+            "hours": [h.to_dict() for h in self.hourly_data],
+            "total_savings": self.total_savings,
+            "actual_savings": self.actual_savings,
+            "predicted_savings": self.predicted_savings,
+            "total_cost": self.total_cost,
+            "total_baseline_cost": self.total_baseline_cost,
+            "total_grid_only_cost": self.total_grid_only_cost,
+            "actual_hours": self.actual_hours,
+            "predicted_hours": self.predicted_hours,
+            "missing_hours": self.missing_hours,
+            "data_sources": list(self.data_sources),
+        }

@@ -1,0 +1,113 @@
+"""What the manager needs from the outside world, as protocols.
+
+Home Assistant implements these in `custom_components/bess/ha/`; tests implement them with
+plain fakes. Every method that may touch I/O is async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .models import OptimizationResult
+
+
+class DataUnavailableError(Exception):
+    """A reading or forecast the engine needs cannot be had now."""
+
+    def __init__(self, source: str, message: str) -> None:
+        """Name the source (an entity id or a kind of data) and what is wrong with it."""
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSeries:
+    """Final buy and sell prices (currency/kWh), one per requested period."""
+
+    buy: tuple[float, ...]
+    sell: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HourMeasurement:
+    """Measured flows of one completed hour (kWh) and the SOC at its ends (%)."""
+
+    start: datetime
+    battery_soc_start: float
+    battery_soc_end: float
+    solar_generated: float
+    home_consumed: float
+    grid_imported: float
+    grid_exported: float
+    battery_charged: float
+    battery_discharged: float
+
+
+class Clock(Protocol):
+    """The current time."""
+
+    def now(self) -> datetime:
+        """Return the current time, aware, in the local time zone."""
+        ...
+
+
+class EnergyData(Protocol):
+    """Readings and forecasts (design §4.1, the simplified EnergyManager)."""
+
+    async def get_prices(self, period_starts: Sequence[datetime]) -> PriceSeries | None:
+        """Return prices for these periods, or None when they are not (all) published yet."""
+        ...
+
+    async def get_solar_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
+        """Return forecast solar production per period (kWh)."""
+        ...
+
+    async def get_consumption_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
+        """Return forecast home consumption per period (kWh)."""
+        ...
+
+    async def get_battery_soc(self) -> float:
+        """Return the battery SOC now (%); raise DataUnavailableError when unknown."""
+        ...
+
+    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
+        """Return the just-completed hour measured live, or None when it cannot be measured."""
+        ...
+
+    async def reconstruct_hours(
+        self, hour_starts: Sequence[datetime]
+    ) -> dict[datetime, HourMeasurement]:
+        """Rebuild past hours from stored history; hours that cannot be rebuilt are left out."""
+        ...
+
+
+class BatteryController(Protocol):
+    """The inverter."""
+
+    async def apply(self, result: OptimizationResult, now: datetime) -> None:
+        """Command the inverter to follow `result` from `now` (may write nothing)."""
+        ...
+
+
+class Persistence(Protocol):
+    """Where the history and the schedules survive restarts."""
+
+    async def load(self) -> dict[str, Any] | None:
+        """Return what was last saved, or None."""
+        ...
+
+    async def save(self, data: dict[str, Any]) -> None:
+        """Save the stores' state."""
+        ...
+
+
+class Executor(Protocol):
+    """Runs CPU-bound work (the optimizer) off the event loop."""
+
+    async def run[T](self, func: Callable[[], T]) -> T:
+        """Run `func` and return its result."""
+        ...
