@@ -1,0 +1,361 @@
+"""The coordinator: wires Home Assistant's clock triggers to the manager's three scenarios.
+
+It owns no battery logic. It builds the manager with Home Assistant adapters, runs
+create-tomorrow at 23:55, the hourly update at every hour, restart-and-reconstruct at set-up,
+and publishes the manager's DailyView (and a little state) to the entities as `BessData`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+import logging
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_state_change_event,
+    async_track_time_change,
+)
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_CAPACITY_KWH,
+    CONF_CHARGE_EFFICIENCY,
+    CONF_CYCLE_COST,
+    CONF_DISCHARGE_EFFICIENCY,
+    CONF_EXPORT_LIMIT_KW,
+    CONF_GRID_CHARGING,
+    CONF_MAX_CHARGE_KW,
+    CONF_MAX_DISCHARGE_KW,
+    CONF_MAX_SOC,
+    CONF_MIN_SOC,
+    CONF_PRICE_ENTITY,
+    CONF_SOC_ENTITY,
+    CONF_TERMINAL_VALUE,
+    DEFAULTS,
+    DOMAIN,
+    PERIOD_MINUTES,
+)
+from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
+from .engine.ports import DataUnavailableError
+from .engine.timeutil import hour_index
+from .ha.controller import ControlConfig, ControlStatus, HomeAssistantController
+from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData
+from .ha.storage import StorePersistence
+
+_LOGGER = logging.getLogger(__name__)
+
+ISSUE_DATA_UNAVAILABLE = "data_unavailable"
+ISSUE_STORE_INVALID = "store_invalid"
+# While tomorrow's prices are missing, look again this often (and whenever the price sensor
+# changes), so the plan is made as soon as they are published.
+PRICE_RETRY = timedelta(minutes=10)
+
+type BessConfigEntry = ConfigEntry[BessCoordinator]
+
+
+class TomorrowStatus(StrEnum):
+    """Where tomorrow's plan stands."""
+
+    PLANNED = "planned"
+    WAITING_FOR_PRICES = "waiting_for_prices"
+    NOT_YET = "not_yet"
+
+
+@dataclass(frozen=True, slots=True)
+class BessData:
+    """What the entities show: today's view, the hour in progress, tomorrow, status."""
+
+    today: DailyView
+    current: HourlyData | None
+    tomorrow: OptimizationResult | None
+    tomorrow_status: TomorrowStatus
+    last_optimization: datetime | None
+    solve_seconds: float | None
+    control_status: ControlStatus
+    control_error: str | None
+
+
+class HassClock:
+    """The engine's Clock port: Home Assistant's local time."""
+
+    def now(self) -> datetime:
+        """Return the current local time."""
+        return dt_util.now()
+
+
+class HassExecutor:
+    """The engine's Executor port: Home Assistant's executor."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Bind to the running Home Assistant."""
+        self._hass = hass
+
+    async def run[T](self, func: Callable[[], T]) -> T:
+        """Run CPU-bound work off the event loop."""
+        return await self._hass.async_add_executor_job(func)
+
+
+def battery_settings(options: Mapping[str, Any]) -> BatterySettings:
+    """Build the optimizer's battery settings from an entry's options."""
+    merged = {**DEFAULTS, **options}
+    export_limit = merged.get(CONF_EXPORT_LIMIT_KW)
+    return BatterySettings(
+        capacity_kwh=float(merged[CONF_CAPACITY_KWH]),
+        max_charge_kw=float(merged[CONF_MAX_CHARGE_KW]),
+        max_discharge_kw=float(merged[CONF_MAX_DISCHARGE_KW]),
+        min_soc_percent=float(merged[CONF_MIN_SOC]),
+        max_soc_percent=float(merged[CONF_MAX_SOC]),
+        charge_efficiency=float(merged[CONF_CHARGE_EFFICIENCY]),
+        discharge_efficiency=float(merged[CONF_DISCHARGE_EFFICIENCY]),
+        cycle_cost_per_kwh=float(merged[CONF_CYCLE_COST]),
+        grid_charging=bool(merged[CONF_GRID_CHARGING]),
+        export_limit_kw=None if export_limit in (None, "") else float(export_limit),
+    )
+
+
+class BessCoordinator(DataUpdateCoordinator[BessData]):
+    """Runs the manager's scenarios on time triggers and publishes the result."""
+
+    config_entry: BessConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: BessConfigEntry) -> None:
+        """Build the manager and its Home Assistant adapters for one entry."""
+        super().__init__(hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
+        from .engine.manager import SimpleBatterySystemManager
+
+        settings = {**entry.data, **entry.options}
+        self.energy = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(settings))
+        self.controller = HomeAssistantController(
+            hass, entry.entry_id, ControlConfig.from_options(entry.options)
+        )
+        self.persistence = StorePersistence(hass, entry.entry_id)
+        self.manager = SimpleBatterySystemManager(
+            battery=battery_settings(entry.options),
+            energy=self.energy,
+            controller=self.controller,
+            clock=HassClock(),
+            persistence=self.persistence,
+            executor=HassExecutor(hass),
+            terminal_value_per_kwh=float(
+                {**DEFAULTS, **entry.options}.get(CONF_TERMINAL_VALUE, 0.0)  # type: ignore[arg-type]
+            ),
+            period_minutes=PERIOD_MINUTES,
+        )
+        self._unavailable: DataUnavailableError | None = None
+        self._unsubscribers: list[CALLBACK_TYPE] = []
+        self._price_retry: CALLBACK_TYPE | None = None
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Load the stores, reconstruct today and plan; then start the triggers."""
+        await self._async_load_stores()
+        self._unsubscribers += [
+            async_track_time_change(
+                self.hass, self._async_on_tomorrow_trigger, hour=23, minute=55, second=0
+            ),
+            async_track_time_change(self.hass, self._async_on_hour_trigger, minute=0, second=0),
+            async_track_state_change_event(
+                self.hass,
+                [self.config_entry.data[CONF_SOC_ENTITY]],
+                self._async_on_soc_change,
+            ),
+            async_track_state_change_event(
+                self.hass,
+                [self.config_entry.data[CONF_PRICE_ENTITY]],
+                self._async_on_price_change,
+            ),
+        ]
+        await self.async_restart_and_reconstruct()
+
+    async def _async_load_stores(self) -> None:
+        """Load history and schedules; data that cannot be read is kept aside, not lost."""
+        raw = await self.persistence.load()
+        if raw is None:
+            return
+        try:
+            self.manager.load_state(raw)
+        except (KeyError, TypeError, ValueError) as err:
+            path = await self.persistence.async_keep_aside(raw)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_STORE_INVALID}_{self.config_entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_STORE_INVALID,
+                translation_placeholders={"path": path, "error": str(err)},
+            )
+            self.manager.load_state(None)
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Stop the triggers and save the stores."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers.clear()
+        self._cancel_price_retry()
+        await self.persistence.save(self.manager.dump_state())
+        await super().async_shutdown()
+
+    # --- scenarios ----------------------------------------------------------------------
+
+    async def async_restart_and_reconstruct(self) -> None:
+        """Scenario 3: rebuild today's missing hours, re-plan from the real SOC."""
+        now = dt_util.now()
+        _, current_hour = hour_index(now, now.tzinfo or dt_util.get_default_time_zone())
+        await self._async_run(lambda: self.manager.restart_and_reconstruct(current_hour))
+
+    async def async_update_schedule(self, now: datetime | None = None) -> None:
+        """Scenario 2: record the hour just completed and re-plan the rest of the day."""
+        now = now or dt_util.now()
+        tz = now.tzinfo or dt_util.get_default_time_zone()
+        day, completed = hour_index(now - timedelta(hours=1), tz)
+        await self._async_run(lambda: self.manager.update_hourly_schedule(completed, day=day))
+
+    async def async_create_tomorrows_schedule(self) -> None:
+        """Scenario 1: plan tomorrow (or wait for its prices)."""
+        await self._async_run(self.manager.create_tomorrows_schedule)
+        if self.manager.waiting_for_prices:
+            self._schedule_price_retry()
+        else:
+            self._cancel_price_retry()
+
+    async def _async_run(self, scenario: Callable[[], Awaitable[Any]]) -> None:
+        """Run a scenario; turn missing data into unavailable entities and a repair issue."""
+        try:
+            await scenario()
+        except DataUnavailableError as err:
+            self._set_unavailable(err)
+            self.async_set_update_error(UpdateFailed(str(err)))
+            return
+        self._clear_unavailable()
+        self.async_set_updated_data(self._build_data())
+
+    @override
+    async def _async_update_data(self) -> BessData:
+        """Rebuild what the entities show from the stores (no optimization)."""
+        if self._unavailable is not None:
+            raise UpdateFailed(str(self._unavailable))
+        return self._build_data()
+
+    def _build_data(self) -> BessData:
+        """Collect today's view, the hour in progress and the status."""
+        now = dt_util.now()
+        view = self.manager.build_daily_view()
+        _, index = hour_index(now, now.tzinfo or dt_util.get_default_time_zone())
+        current = view.hourly_data[index] if index < len(view.hourly_data) else None
+        if current is not None and current.source == "missing":
+            current = None
+        tomorrow = self.manager.tomorrow_result
+        if tomorrow is not None:
+            status = TomorrowStatus.PLANNED
+        elif self.manager.waiting_for_prices:
+            status = TomorrowStatus.WAITING_FOR_PRICES
+        else:
+            status = TomorrowStatus.NOT_YET
+        return BessData(
+            today=view,
+            current=current,
+            tomorrow=tomorrow,
+            tomorrow_status=status,
+            last_optimization=self.manager.last_optimization_time,
+            solve_seconds=self.manager.last_solve_seconds,
+            control_status=self.controller.status,
+            control_error=self.controller.last_error,
+        )
+
+    # --- triggers -----------------------------------------------------------------------
+
+    async def _async_on_hour_trigger(self, now: datetime) -> None:
+        """Every hour on the hour."""
+        await self.async_update_schedule(now)
+
+    async def _async_on_tomorrow_trigger(self, now: datetime) -> None:
+        """Every day at 23:55."""
+        await self.async_create_tomorrows_schedule()
+
+    async def _async_on_soc_change(self, event: Event[EventStateChangedData]) -> None:
+        """Go unavailable when the SOC does; re-plan from the real SOC when it is back."""
+        new = event.data["new_state"]
+        if new is None or new.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            if self._unavailable is None:
+                entity_id = event.data["entity_id"]
+                self._set_unavailable(DataUnavailableError(entity_id, "unavailable"))
+                self.async_set_update_error(UpdateFailed(f"{entity_id} is unavailable"))
+            return
+        if self._unavailable is not None:
+            await self.async_restart_and_reconstruct()
+
+    async def _async_on_price_change(self, event: Event[EventStateChangedData]) -> None:
+        """Tomorrow's prices may just have been published."""
+        if self.manager.waiting_for_prices:
+            await self.async_create_tomorrows_schedule()
+
+    def _schedule_price_retry(self) -> None:
+        """Look for tomorrow's prices again a little later."""
+        self._cancel_price_retry()
+
+        async def _retry(_now: datetime) -> None:
+            self._price_retry = None
+            if self.manager.waiting_for_prices:
+                await self.async_create_tomorrows_schedule()
+
+        self._price_retry = async_call_later(self.hass, PRICE_RETRY, _retry)
+
+    def _cancel_price_retry(self) -> None:
+        """Stop looking for tomorrow's prices."""
+        if self._price_retry is not None:
+            self._price_retry()
+            self._price_retry = None
+
+    # --- availability and repairs -----------------------------------------------------------
+
+    def _set_unavailable(self, err: DataUnavailableError) -> None:
+        """Raise (or refresh) the repair issue saying which data is missing."""
+        self._unavailable = err
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_DATA_UNAVAILABLE}_{self.config_entry.entry_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_DATA_UNAVAILABLE,
+            translation_placeholders={"source": err.source, "error": err.message},
+        )
+
+    def _clear_unavailable(self) -> None:
+        """The data is back: drop the repair issue."""
+        if self._unavailable is not None:
+            self._unavailable = None
+            ir.async_delete_issue(
+                self.hass, DOMAIN, f"{ISSUE_DATA_UNAVAILABLE}_{self.config_entry.entry_id}"
+            )
+
+    # --- control --------------------------------------------------------------------------
+
+    async def async_set_auto_control(self, enabled: bool) -> None:
+        """Turn automatic control on or off; on applies the hour in progress at once."""
+        self.controller.enabled = enabled
+        if enabled:
+            self.controller.forget_written()
+            latest = self.manager.latest_result
+            if latest is not None:
+                await self.controller.apply(latest, dt_util.now())
+        else:
+            self.controller.status = ControlStatus.MONITORING
+        if self.data is not None:
+            self.async_set_updated_data(self._build_data())
+
+    def daily_view(self, day: date | None = None) -> DailyView:
+        """Return the DailyView of a local date (default today)."""
+        return self.manager.build_daily_view(day)

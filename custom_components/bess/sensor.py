@@ -1,0 +1,258 @@
+"""Sensors of bess: today's savings and hours, the plan now, tomorrow's plan, diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import BessConfigEntry, BessData, TomorrowStatus
+from .engine.models import Intent
+from .entity import BessEntity
+from .ha.controller import ControlStatus
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BessSensorEntityDescription(SensorEntityDescription):
+    """Describes a bess sensor: how to read its value (and attributes) from BessData."""
+
+    value_fn: Callable[[BessData], StateType | date | datetime]
+    attr_fn: Callable[[BessData], dict[str, Any]] | None = None
+    monetary: bool = False
+    price: bool = False
+    # None from value_fn means "cannot be computed" (unavailable), unless this is False.
+    none_is_unavailable: bool = True
+
+
+def _hour_value(field: str) -> Callable[[BessData], StateType]:
+    """Read a field of the hour in progress."""
+
+    def value(data: BessData) -> StateType:
+        hour = data.current
+        return None if hour is None else getattr(hour, field)
+
+    return value
+
+
+def _intent(data: BessData) -> str | None:
+    """The intent of the hour in progress."""
+    if data.current is None or data.current.intent is None:
+        return None
+    return data.current.intent.value
+
+
+def _daily_view_attributes(data: BessData) -> dict[str, Any]:
+    """Every hour of today, with the day's totals."""
+    view = data.today.to_dict()
+    return {key: value for key, value in view.items() if key != "date"}
+
+
+def _tomorrow_attributes(data: BessData) -> dict[str, Any]:
+    """Tomorrow's planned hours."""
+    if data.tomorrow is None:
+        return {"hours": []}
+    result = data.tomorrow
+    return {
+        "hours": [
+            {"start": result.period_start(i).isoformat(), **period.to_dict()}
+            for i, period in enumerate(result.periods)
+        ],
+        "total_cost": result.total_cost,
+        "total_baseline_cost": result.total_baseline_cost,
+    }
+
+
+SENSORS: tuple[BessSensorEntityDescription, ...] = (
+    BessSensorEntityDescription(
+        key="total_savings_today",
+        translation_key="total_savings_today",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda data: data.today.total_savings,
+    ),
+    BessSensorEntityDescription(
+        key="actual_savings_today",
+        translation_key="actual_savings_today",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda data: data.today.actual_savings,
+    ),
+    BessSensorEntityDescription(
+        key="predicted_savings_remaining",
+        translation_key="predicted_savings_remaining",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda data: data.today.predicted_savings,
+    ),
+    BessSensorEntityDescription(
+        key="battery_action",
+        translation_key="battery_action",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=_hour_value("battery_action_kw"),
+    ),
+    BessSensorEntityDescription(
+        key="intent",
+        translation_key="intent",
+        device_class=SensorDeviceClass.ENUM,
+        options=[intent.value for intent in Intent],
+        value_fn=_intent,
+    ),
+    BessSensorEntityDescription(
+        key="planned_soc",
+        translation_key="planned_soc",
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=_hour_value("soc_end_percent"),
+    ),
+    BessSensorEntityDescription(
+        key="buy_price",
+        translation_key="buy_price",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        price=True,
+        value_fn=_hour_value("buy_price"),
+    ),
+    BessSensorEntityDescription(
+        key="sell_price",
+        translation_key="sell_price",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        price=True,
+        value_fn=_hour_value("sell_price"),
+    ),
+    BessSensorEntityDescription(
+        key="actual_hours",
+        translation_key="actual_hours",
+        value_fn=lambda data: data.today.actual_hours,
+    ),
+    BessSensorEntityDescription(
+        key="predicted_hours",
+        translation_key="predicted_hours",
+        value_fn=lambda data: data.today.predicted_hours,
+    ),
+    BessSensorEntityDescription(
+        key="daily_view",
+        translation_key="daily_view",
+        device_class=SensorDeviceClass.DATE,
+        value_fn=lambda data: date.fromisoformat(data.today.date),
+        attr_fn=_daily_view_attributes,
+    ),
+    BessSensorEntityDescription(
+        key="tomorrow_savings",
+        translation_key="tomorrow_savings",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        none_is_unavailable=False,
+        value_fn=lambda data: None if data.tomorrow is None else data.tomorrow.total_savings,
+        attr_fn=_tomorrow_attributes,
+    ),
+    BessSensorEntityDescription(
+        key="tomorrow_status",
+        translation_key="tomorrow_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in TomorrowStatus],
+        value_fn=lambda data: data.tomorrow_status.value,
+    ),
+    BessSensorEntityDescription(
+        key="control_status",
+        translation_key="control_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in ControlStatus],
+        value_fn=lambda data: data.control_status.value,
+        attr_fn=lambda data: {"last_error": data.control_error},
+    ),
+    BessSensorEntityDescription(
+        key="last_optimization",
+        translation_key="last_optimization",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.last_optimization,
+    ),
+    BessSensorEntityDescription(
+        key="solve_duration",
+        translation_key="solve_duration",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: None if data.solve_seconds is None else data.solve_seconds * 1000,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BessConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add the sensors of one entry."""
+    coordinator = entry.runtime_data
+    async_add_entities(BessSensor(coordinator, description) for description in SENSORS)
+
+
+class BessSensor(BessEntity, SensorEntity):
+    """A sensor that renders one BessSensorEntityDescription."""
+
+    entity_description: BessSensorEntityDescription
+    # The hours are large and change every hour; the recorder keeps the totals instead.
+    _unrecorded_attributes = frozenset({"hours", "data_sources"})
+
+    def __init__(self, coordinator: Any, description: BessSensorEntityDescription) -> None:
+        """Create the sensor; the currency comes from Home Assistant's configuration."""
+        super().__init__(coordinator, description)
+        currency = coordinator.hass.config.currency
+        if description.monetary:
+            self._attr_native_unit_of_measurement = currency
+        elif description.price:
+            self._attr_native_unit_of_measurement = f"{currency}/kWh"
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the data behind the sensor cannot be computed."""
+        if not super().available or self.coordinator.data is None:
+            return False
+        if self.entity_description.none_is_unavailable:
+            return self.entity_description.value_fn(self.coordinator.data) is not None
+        return True
+
+    @property
+    def native_value(self) -> StateType | date | datetime:
+        """Return the sensor's value."""
+        if self.coordinator.data is None:
+            return None
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the sensor's attributes, if it has any."""
+        if self.entity_description.attr_fn is None or self.coordinator.data is None:
+            return None
+        return self.entity_description.attr_fn(self.coordinator.data)
