@@ -1,0 +1,187 @@
+"""DailyViewBuilder (design §3.4, §6): every hour of one local day, actual then predicted.
+
+Hours before `current_hour` come from the HistoricalDataStore (measured flows, that hour's
+prices); the others from the latest schedule of the day that covers them. An hour with no
+record, or no covering plan, is `missing`: nothing is invented. Money is recalculated per hour
+with the one cost model (`cost.py`), and the totals are sums over the hours that have data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+from .cost import baseline_cost, grid_only_cost, period_cost
+from .history import HistoricalDataStore
+from .models import DailyView, HourlyData, HourlyEvent, OptimizationResult, PeriodPlan
+from .optimizer import classify_intent
+from .ports import Clock
+from .schedules import ScheduleStore
+from .timeutil import day_hour_starts, hour_index
+
+HOUR = timedelta(hours=1)
+
+
+class DailyViewBuilder:
+    """Combine the history and the schedules into a `DailyView`."""
+
+    def __init__(
+        self,
+        history: HistoricalDataStore,
+        schedules: ScheduleStore,
+        clock: Clock,
+        tz: tzinfo,
+        cycle_cost_per_kwh: float = 0.0,
+    ) -> None:
+        """Read from these stores; actual hours pay `cycle_cost_per_kwh` on energy charged."""
+        self.history = history
+        self.schedules = schedules
+        self.cycle_cost_per_kwh = cycle_cost_per_kwh
+        self._clock = clock
+        self._tz = tz
+
+    def default_current_hour(self, day: date) -> int:
+        """Return the hour in progress for today, n for a past day and 0 for a future one."""
+        today, index = hour_index(self._clock.now(), self._tz)
+        if day == today:
+            return index
+        return len(day_hour_starts(day, self._tz)) if day < today else 0
+
+    def build_daily_view(
+        self, current_hour: int | None = None, day: date | None = None
+    ) -> DailyView:
+        """Return the view of `day` (default today) with hours before `current_hour` actual."""
+        if day is None:
+            day = self._clock.now().astimezone(self._tz).date()
+        if current_hour is None:
+            current_hour = self.default_current_hour(day)
+        starts = day_hour_starts(day, self._tz)
+        if not 0 <= current_hour <= len(starts):
+            raise ValueError(f"current_hour {current_hour} outside 0…{len(starts)} for {day}")
+
+        hours: list[HourlyData] = []
+        grid_only = 0.0
+        for index, start in enumerate(starts):
+            if index < current_hour:
+                event = self.history.get_event_at(start)
+                if event is None:
+                    hours.append(HourlyData(hour=index, start=start, source="missing"))
+                    continue
+                hours.append(self._actual_hour(event, start))
+                grid_only += grid_only_cost(event.buy_price, event.home_consumed)
+                continue
+            schedule = self.schedules.get_latest_covering(start, day)
+            planned = (
+                _predicted_hour(schedule.result, index, start) if schedule is not None else None
+            )
+            if planned is None:
+                hours.append(HourlyData(hour=index, start=start, source="missing"))
+                continue
+            data, hour_grid_only = planned
+            hours.append(data)
+            grid_only += hour_grid_only
+
+        def total(source: str) -> float:
+            return sum(h.savings or 0.0 for h in hours if h.source == source)
+
+        return DailyView(
+            date=day.isoformat(),
+            hourly_data=tuple(hours),
+            total_savings=sum(h.savings or 0.0 for h in hours),
+            actual_savings=total("actual"),
+            predicted_savings=total("predicted"),
+            total_cost=sum(h.cost or 0.0 for h in hours),
+            total_baseline_cost=sum(h.baseline_cost or 0.0 for h in hours),
+            total_grid_only_cost=grid_only,
+            actual_hours=sum(1 for h in hours if h.source == "actual"),
+            predicted_hours=sum(1 for h in hours if h.source == "predicted"),
+            missing_hours=sum(1 for h in hours if h.source == "missing"),
+            data_sources=tuple(h.source for h in hours),
+        )
+
+    def _actual_hour(self, event: HourlyEvent, start: datetime) -> HourlyData:
+        """Return an hour as measured, priced with the one cost model."""
+        cost = period_cost(
+            event.buy_price,
+            event.sell_price,
+            event.grid_imported,
+            event.grid_exported,
+            event.battery_charged,
+            cycle_cost=self.cycle_cost_per_kwh,
+        )
+        base = baseline_cost(
+            event.buy_price, event.sell_price, event.home_consumed, event.solar_generated
+        )
+        return HourlyData(
+            hour=event.hour,
+            start=start,
+            source="actual",
+            solar_kwh=event.solar_generated,
+            load_kwh=event.home_consumed,
+            grid_import_kwh=event.grid_imported,
+            grid_export_kwh=event.grid_exported,
+            battery_charge_kwh=event.battery_charged,
+            battery_discharge_kwh=event.battery_discharged,
+            battery_action_kw=event.battery_charged - event.battery_discharged,
+            soc_start_percent=event.battery_soc_start,
+            soc_end_percent=event.battery_soc_end,
+            buy_price=event.buy_price,
+            sell_price=event.sell_price,
+            cost=cost,
+            baseline_cost=base,
+            savings=base - cost,
+            intent=classify_intent(
+                event.battery_charged,
+                event.battery_discharged,
+                event.home_consumed,
+                event.solar_generated,
+            ),
+        )
+
+
+def _predicted_hour(
+    result: OptimizationResult, index: int, start: datetime
+) -> tuple[HourlyData, float] | None:
+    """Return the plan's hour starting at `start` and its grid-only cost, or None if not covered.
+
+    Plans with periods shorter than an hour are summed over the hour (prices averaged); an
+    hour the plan covers only in part is not predicted.
+    """
+    first = result.index_at(start)
+    if first is None or result.period_start(first).astimezone(UTC) != start.astimezone(UTC):
+        return None
+    if 60 % result.period_minutes != 0:
+        return None
+    count = 60 // result.period_minutes
+    if first + count > len(result.periods):
+        return None
+    periods: tuple[PeriodPlan, ...] = result.periods[first : first + count]
+
+    def add(values: list[float]) -> float:
+        return float(sum(values))
+
+    charge = add([p.charge_kwh for p in periods])
+    discharge = add([p.discharge_kwh for p in periods])
+    load = add([p.load_kwh for p in periods])
+    solar = add([p.solar_kwh for p in periods])
+    data = HourlyData(
+        hour=index,
+        start=start,
+        source="predicted",
+        solar_kwh=solar,
+        load_kwh=load,
+        grid_import_kwh=add([p.grid_import_kwh for p in periods]),
+        grid_export_kwh=add([p.grid_export_kwh for p in periods]),
+        battery_charge_kwh=charge,
+        battery_discharge_kwh=discharge,
+        battery_action_kw=charge - discharge,
+        soc_start_percent=periods[0].soc_start_percent,
+        soc_end_percent=periods[-1].soc_end_percent,
+        buy_price=add([p.buy_price for p in periods]) / count,
+        sell_price=add([p.sell_price for p in periods]) / count,
+        cost=add([p.cost for p in periods]),
+        baseline_cost=add([p.baseline_cost for p in periods]),
+        savings=add([p.savings for p in periods]),
+        intent=periods[0].intent if count == 1 else classify_intent(charge, discharge, load, solar),
+    )
+    hour_grid_only = add([grid_only_cost(p.buy_price, p.load_kwh) for p in periods])
+    return data, hour_grid_only

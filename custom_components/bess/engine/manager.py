@@ -1,0 +1,509 @@
+"""SimpleBatterySystemManager (design §3.1, §5): the three scenarios, and nothing else.
+
+The manager talks to the world only through the protocols in `ports.py`. Every scenario:
+gathers its inputs, optimizes in the executor, stores the result in the ScheduleStore, saves
+the stores through Persistence, and only then applies the plan to the inverter. So a failing
+controller never loses a schedule: the error is recorded in `status.last_error` and raised
+out of the scenario AFTER storing and saving. A missing SOC raises `DataUnavailableError`
+before anything is optimized (the hour already recorded stays recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+import functools
+import logging
+import time
+from typing import Any
+
+from . import optimizer
+from .daily_view import DailyViewBuilder
+from .history import HistoricalDataStore, HistoryConflictError
+from .models import (
+    BatterySettings,
+    DailyView,
+    HourlyEvent,
+    OptimizationInput,
+    OptimizationResult,
+    Scenario,
+    StoredSchedule,
+)
+from .ports import (
+    BatteryController,
+    Clock,
+    DataUnavailableError,
+    EnergyData,
+    Executor,
+    HourMeasurement,
+    Persistence,
+    PriceSeries,
+)
+from .schedules import DEFAULT_KEEP_DAYS, ScheduleStore
+from .timeutil import day_hour_starts, hour_index, hour_start
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_FORMAT_VERSION = 1
+PERIOD_MINUTES = 60  # the manager plans in clock hours, the unit of HourlyEvent
+
+type Optimizer = Callable[[OptimizationInput], OptimizationResult]
+
+
+class CorruptStoreError(ValueError):
+    """What Persistence returned cannot be read; nothing was loaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerStatus:
+    """What the integration shows about the manager."""
+
+    latest_result: OptimizationResult | None
+    latest_scenario: Scenario | None
+    tomorrow_result: OptimizationResult | None
+    last_optimization_time: datetime | None
+    last_optimization_seconds: float | None
+    last_error: str | None
+    waiting_for_prices: bool
+
+
+def _default_optimizer(inputs: OptimizationInput) -> OptimizationResult:
+    """Run the optimizer module's current `optimize_battery_schedule`."""
+    return optimizer.optimize_battery_schedule(inputs)
+
+
+class SimpleBatterySystemManager:
+    """The facade: create tomorrow's schedule, update every hour, recover after a restart."""
+
+    def __init__(
+        self,
+        *,
+        energy: EnergyData,
+        controller: BatteryController,
+        clock: Clock,
+        persistence: Persistence,
+        executor: Executor,
+        battery: BatterySettings,
+        tz: tzinfo,
+        terminal_value_per_kwh: float = 0.0,
+        keep_schedule_days: int = DEFAULT_KEEP_DAYS,
+        period_minutes: int = PERIOD_MINUTES,
+        optimize: Optimizer = _default_optimizer,
+    ) -> None:
+        """Wire the manager to its ports; the stores start empty until `async_load`."""
+        if period_minutes != PERIOD_MINUTES:
+            # History, daily view and the hourly trigger are per clock hour.
+            raise ValueError(f"the manager plans in {PERIOD_MINUTES}-minute periods")
+        self._energy = energy
+        self._controller = controller
+        self._clock = clock
+        self._persistence = persistence
+        self._executor = executor
+        self._tz = tz
+        self._optimize = optimize
+        self._battery = battery
+        self._terminal_value_per_kwh = terminal_value_per_kwh
+        self.history = HistoricalDataStore(clock, tz)
+        self.schedules = ScheduleStore(clock, tz, keep_schedule_days)
+        self.daily_view_builder = DailyViewBuilder(
+            self.history, self.schedules, clock, tz, battery.cycle_cost_per_kwh
+        )
+        # One scenario at a time: the hourly update and a restart must not interleave their
+        # record → optimize → store → apply steps.
+        self._lock = asyncio.Lock()
+        self._latest_result: OptimizationResult | None = None
+        self._latest_scenario: Scenario | None = None
+        self._last_optimization_time: datetime | None = None
+        self._last_optimization_seconds: float | None = None
+        self._last_error: str | None = None
+        self._waiting_for_prices = False
+
+    # ----------------------------------------------------------------- settings and state
+
+    @property
+    def battery(self) -> BatterySettings:
+        """Return the battery settings the next optimization uses."""
+        return self._battery
+
+    @property
+    def terminal_value_per_kwh(self) -> float:
+        """Return what a kWh left in the battery at the end of the horizon is worth."""
+        return self._terminal_value_per_kwh
+
+    def update_settings(
+        self,
+        battery: BatterySettings | None = None,
+        terminal_value_per_kwh: float | None = None,
+    ) -> None:
+        """Use new settings from the next scenario on (stored plans are left as they were)."""
+        if battery is not None:
+            self._battery = battery
+            self.daily_view_builder.cycle_cost_per_kwh = battery.cycle_cost_per_kwh
+        if terminal_value_per_kwh is not None:
+            self._terminal_value_per_kwh = terminal_value_per_kwh
+
+    @property
+    def waiting_for_prices(self) -> bool:
+        """Return whether tomorrow's schedule waits for prices that are not published yet."""
+        return self._waiting_for_prices
+
+    @property
+    def latest_result(self) -> OptimizationResult | None:
+        """Return the result of the last optimization (any scenario), or None."""
+        return self._latest_result
+
+    @property
+    def tomorrow_result(self) -> OptimizationResult | None:
+        """Return the latest plan stored for tomorrow, or None."""
+        today = self._clock.now().astimezone(self._tz).date()
+        tomorrow = self.schedules.get_latest_schedule(today + timedelta(days=1))
+        return self._local(tomorrow.result) if tomorrow is not None else None
+
+    @property
+    def last_optimization_time(self) -> datetime | None:
+        """Return when the last optimization ran, or None."""
+        return self._last_optimization_time
+
+    @property
+    def last_solve_seconds(self) -> float | None:
+        """Return how long the last optimization took (wall clock, seconds), or None."""
+        return self._last_optimization_seconds
+
+    @property
+    def last_error(self) -> str | None:
+        """Return the error of the last scenario, or None when it succeeded."""
+        return self._last_error
+
+    @property
+    def status(self) -> ManagerStatus:
+        """Return a snapshot of what the integration shows."""
+        return ManagerStatus(
+            latest_result=self._latest_result,
+            latest_scenario=self._latest_scenario,
+            tomorrow_result=self.tomorrow_result,
+            last_optimization_time=self._last_optimization_time,
+            last_optimization_seconds=self._last_optimization_seconds,
+            last_error=self._last_error,
+            waiting_for_prices=self._waiting_for_prices,
+        )
+
+    def build_daily_view(self, day: date | None = None) -> DailyView:
+        """Return the view of `day` (default today): actual up to the hour in progress."""
+        return self.daily_view_builder.build_daily_view(day=day)
+
+    # ------------------------------------------------------------------------ persistence
+
+    async def async_load(self) -> None:
+        """Load the stores from Persistence; raise CorruptStoreError if they cannot be read."""
+        self.load_state(await self._persistence.load())
+
+    def load_state(self, data: dict[str, Any] | None) -> None:
+        """Replace the stores with `data` (None: empty); on CorruptStoreError load nothing."""
+        history = HistoricalDataStore(self._clock, self._tz)
+        schedules = ScheduleStore(self._clock, self._tz)
+        if data is not None:
+            try:
+                if data.get("version") != STORAGE_FORMAT_VERSION:
+                    raise ValueError(f"unknown storage version {data.get('version')!r}")
+                history.restore(data["history"])
+                schedules.restore(data["schedules"])
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise CorruptStoreError(f"stored bess data cannot be read: {err!r}") from err
+        # Restore into the stores the daily view builder already reads.
+        self.history.restore(history.to_dict())
+        self.schedules.restore(schedules.to_dict())
+        today = self._clock.now().astimezone(self._tz).date()
+        latest = self.schedules.get_latest_schedule(today)
+        self._latest_result = self._local(latest.result) if latest is not None else None
+        self._latest_scenario = latest.created_for_scenario if latest is not None else None
+
+    def dump_state(self) -> dict[str, Any]:
+        """Return everything that is saved, as JSON-able data."""
+        return {
+            "version": STORAGE_FORMAT_VERSION,
+            "history": self.history.to_dict(),
+            "schedules": self.schedules.to_dict(),
+        }
+
+    def _local(self, result: OptimizationResult) -> OptimizationResult:
+        """Return `result` with its times in the local zone (storage keeps them in UTC)."""
+        return replace(result, start=result.start.astimezone(self._tz))
+
+    async def async_save(self) -> None:
+        """Save both stores through Persistence."""
+        await self._persistence.save(self.dump_state())
+
+    # -------------------------------------------------------------------------- scenarios
+
+    async def create_tomorrows_schedule(self, day: date | None = None) -> OptimizationResult | None:
+        """Plan the whole of `day` (default tomorrow) from the minimum SOC (design §5.1).
+
+        Returns None, and sets `waiting_for_prices`, when the day's prices are not published.
+        """
+        async with self._lock:
+            now = self._clock.now()
+            if day is None:
+                day = now.astimezone(self._tz).date() + timedelta(days=1)
+            starts = day_hour_starts(day, self._tz)
+            prices = await self._energy.get_prices(starts)
+            if prices is None:
+                self._waiting_for_prices = True
+                _LOGGER.info("Prices for %s are not published yet; waiting", day)
+                return None
+            self._waiting_for_prices = False
+            result = await self._plan(
+                "tomorrow",
+                now,
+                starts=starts,
+                first_hour=0,
+                prices=prices,
+                soc_percent=self._battery.min_soc_percent,
+            )
+            await self._apply(result, now)
+            return result
+
+    async def update_hourly_schedule(
+        self, completed_hour: int, day: date | None = None
+    ) -> OptimizationResult:
+        """Record the completed hour, then re-plan the rest of the day (design §5.2).
+
+        `completed_hour` is an index within `day`; `day` defaults to the day of the hour that
+        ended last (at 00:00 that is yesterday). After the last hour of a day the whole next
+        day is planned.
+        """
+        async with self._lock:
+            now = self._clock.now()
+            if day is None:
+                day = (hour_start(now, self._tz) - timedelta(hours=1)).astimezone(self._tz).date()
+            day_starts = day_hour_starts(day, self._tz)
+            if not 0 <= completed_hour < len(day_starts):
+                raise ValueError(f"{day} has no hour {completed_hour}")
+
+            await self._record_hours(now, [day_starts[completed_hour]], live=True)
+
+            soc = await self._read_soc()
+            next_hour = completed_hour + 1
+            if next_hour == len(day_starts):
+                day, next_hour = day + timedelta(days=1), 0
+                day_starts = day_hour_starts(day, self._tz)
+            starts = day_starts[next_hour:]
+            prices = await self._prices_or_planned(starts, day)
+            result = await self._plan(
+                "hourly", now, starts=starts, first_hour=next_hour, prices=prices, soc_percent=soc
+            )
+            await self._apply(result, now)
+            return result
+
+    async def restart_and_reconstruct(self, current_hour: int | None = None) -> OptimizationResult:
+        """Rebuild today's unrecorded hours, then re-plan from the hour in progress (§5.3).
+
+        `current_hour` (default: the clock's) is the index of the hour in progress today;
+        hours before it that have no event are reconstructed, recorded ones are kept as they
+        are.
+        """
+        async with self._lock:
+            now = self._clock.now()
+            day, now_hour = hour_index(now, self._tz)
+            if current_hour is None:
+                current_hour = now_hour
+            day_starts = day_hour_starts(day, self._tz)
+            if not 0 <= current_hour < len(day_starts):
+                raise ValueError(f"{day} has no hour {current_hour}")
+
+            await self._record_hours(now, day_starts[:current_hour], live=False)
+
+            soc = await self._read_soc()
+            starts = day_starts[current_hour:]
+            prices = await self._prices_or_planned(starts, day)
+            result = await self._plan(
+                "restart",
+                now,
+                starts=starts,
+                first_hour=current_hour,
+                prices=prices,
+                soc_percent=soc,
+            )
+            await self._apply(result, now)
+            return result
+
+    # ---------------------------------------------------------------------------- helpers
+
+    async def _record_hours(self, now: datetime, starts: Sequence[datetime], *, live: bool) -> None:
+        """Measure (live) or reconstruct the unrecorded hours among `starts`, record and save."""
+        wanted = [start for start in starts if self.history.get_event_at(start) is None]
+        if not wanted:
+            return
+        measurements: dict[datetime, HourMeasurement] = {}
+        if live:
+            for start in wanted:
+                measured = await self._energy.measure_hour(start)
+                if measured is not None:
+                    measurements[start] = measured
+        else:
+            rebuilt = await self._energy.reconstruct_hours(wanted)
+            by_utc = {moment.astimezone(UTC): m for moment, m in rebuilt.items()}
+            measurements = {
+                start: by_utc[start.astimezone(UTC)]
+                for start in wanted
+                if start.astimezone(UTC) in by_utc
+            }
+        for start in wanted:
+            if start not in measurements:
+                _LOGGER.warning("Hour starting %s cannot be measured; it stays missing", start)
+        if not measurements:
+            return
+        prices = await self._hour_prices(list(measurements))
+        changed = False
+        for start, measured in measurements.items():
+            price = prices.get(start)
+            if price is None:
+                _LOGGER.warning("No price known for the hour starting %s; it stays missing", start)
+                continue
+            event = self._event(now, start, measured, price)
+            try:
+                changed |= self.history.record_event(event)
+            except HistoryConflictError as err:
+                # The first record of an hour stands; a differing second one is reported, and
+                # the scenario goes on.
+                _LOGGER.warning("%s; keeping the recorded data", err)
+        if changed:
+            await self.async_save()
+
+    def _event(
+        self, now: datetime, start: datetime, measured: HourMeasurement, price: tuple[float, float]
+    ) -> HourlyEvent:
+        """Return the event of one measured hour at `price` (buy, sell)."""
+        _, index = hour_index(start, self._tz)
+        return HourlyEvent(
+            hour=index,
+            timestamp=now,
+            battery_soc_start=measured.battery_soc_start,
+            battery_soc_end=measured.battery_soc_end,
+            solar_generated=measured.solar_generated,
+            home_consumed=measured.home_consumed,
+            grid_imported=measured.grid_imported,
+            grid_exported=measured.grid_exported,
+            battery_charged=measured.battery_charged,
+            battery_discharged=measured.battery_discharged,
+            start=start,
+            buy_price=price[0],
+            sell_price=price[1],
+        )
+
+    async def _hour_prices(self, starts: list[datetime]) -> dict[datetime, tuple[float, float]]:
+        """Return (buy, sell) per past hour: from the price source, else from the plan it had."""
+        found: dict[datetime, tuple[float, float]] = {}
+        series = await self._energy.get_prices(starts)
+        if series is not None and len(series.buy) == len(series.sell) == len(starts):
+            found = {start: (series.buy[i], series.sell[i]) for i, start in enumerate(starts)}
+        for start in starts:
+            if start in found:
+                continue
+            schedule = self.schedules.get_schedule_at_time(start)
+            if schedule is None:
+                continue
+            result = schedule.result
+            index = result.index_at(start)
+            if index is not None:
+                period = result.periods[index]
+                found[start] = (period.buy_price, period.sell_price)
+        return found
+
+    async def _prices_or_planned(self, starts: Sequence[datetime], day: date) -> PriceSeries:
+        """Return prices for `starts`; fall back to the day's stored plan, never to made-up ones."""
+        series = await self._energy.get_prices(starts)
+        if series is not None:
+            return series
+        schedule = self.schedules.get_latest_schedule(day)
+        if schedule is not None:
+            result = schedule.result
+            indexes = [result.index_at(start) for start in starts]
+            if all(i is not None for i in indexes):
+                periods = [result.periods[i] for i in indexes if i is not None]
+                return PriceSeries(
+                    buy=tuple(p.buy_price for p in periods),
+                    sell=tuple(p.sell_price for p in periods),
+                )
+        error = DataUnavailableError("prices", f"no prices for the rest of {day.isoformat()}")
+        self._last_error = str(error)
+        raise error
+
+    async def _read_soc(self) -> float:
+        """Return the real SOC; record and re-raise DataUnavailableError."""
+        try:
+            return await self._energy.get_battery_soc()
+        except DataUnavailableError as err:
+            self._last_error = str(err)
+            raise
+
+    async def _plan(
+        self,
+        scenario: Scenario,
+        now: datetime,
+        *,
+        starts: Sequence[datetime],
+        first_hour: int,
+        prices: PriceSeries,
+        soc_percent: float,
+    ) -> OptimizationResult:
+        """Optimize the hours `starts` from `soc_percent`, store the result and save."""
+        solar = await self._energy.get_solar_forecast(starts)
+        load = await self._energy.get_consumption_forecast(starts)
+        for name, series in (
+            ("buy prices", prices.buy),
+            ("sell prices", prices.sell),
+            ("solar forecast", solar),
+            ("consumption forecast", load),
+        ):
+            if len(series) != len(starts):
+                error = DataUnavailableError(
+                    name, f"{len(series)} values for {len(starts)} periods"
+                )
+                self._last_error = str(error)
+                raise error
+        battery = self._battery
+        # A real SOC outside the configured window (e.g. below min after a deep discharge)
+        # is planned from the nearest allowed SOC: the optimizer only knows feasible states.
+        initial = min(max(soc_percent, battery.min_soc_percent), battery.max_soc_percent)
+        inputs = OptimizationInput(
+            start=starts[0],
+            period_minutes=PERIOD_MINUTES,
+            buy=tuple(float(v) for v in prices.buy),
+            sell=tuple(float(v) for v in prices.sell),
+            load=tuple(float(v) for v in load),
+            solar=tuple(float(v) for v in solar),
+            battery=battery,
+            initial_soc_percent=initial,
+            terminal_value_per_kwh=self._terminal_value_per_kwh,
+        )
+        began = time.perf_counter()
+        result = await self._executor.run(functools.partial(self._optimize, inputs))
+        elapsed = time.perf_counter() - began
+        if result.solve_seconds == 0.0:
+            result = replace(result, solve_seconds=elapsed)
+
+        self.schedules.store_schedule(
+            StoredSchedule(
+                timestamp=now,
+                optimization_hour=first_hour,
+                algorithm_result=result.to_dict(),
+                created_for_scenario=scenario,
+            )
+        )
+        self._latest_result = result
+        self._latest_scenario = scenario
+        self._last_optimization_time = now
+        self._last_optimization_seconds = elapsed
+        self._last_error = None
+        await self.async_save()
+        return result
+
+    async def _apply(self, result: OptimizationResult, now: datetime) -> None:
+        """Apply the stored plan; record a controller failure and re-raise it."""
+        try:
+            await self._controller.apply(result, now)
+        except Exception as err:
+            self._last_error = f"controller: {err!r}"
+            raise
