@@ -111,6 +111,8 @@ class PeriodPlan:
     baseline_cost: float
     savings: float
     intent: Intent
+    # Solar the inverter must throw away because export is capped and the battery is full.
+    curtailed_kwh: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data."""
