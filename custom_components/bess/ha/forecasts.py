@@ -1,0 +1,431 @@
+"""Solar forecasts (Solcast, energy forecast platforms) and the consumption forecast.
+
+Solar, detected from the chosen entity:
+
+- Solcast from HACS: its forecast sensors carry `detailedForecast` (30-minute) and
+  `detailedHourly` attributes, entries {period_start, pv_estimate} with the mean power in kW.
+  Every Solcast sensor of the same config entry is read, so choosing "forecast today" also
+  brings tomorrow and the days after.
+- An integration with an energy platform (`energy.py` with `async_get_solar_forecast`, the
+  contract of the energy dashboard): Forecast.Solar (core) and Open-Meteo Solar Forecast (HACS).
+  Its answer is {"wh_hours": {timestamp: Wh}}.
+
+Consumption: the recorder's hourly long-term statistics of the home consumption (or of the
+balance of the meters), the same local hour averaged over the last N days; a fixed kWh per hour
+while the history is short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+import logging
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.loader import async_get_integration
+from homeassistant.util import dt as dt_util
+
+from ..const import PERIOD_MINUTES
+from ..engine.ports import DataUnavailableError
+
+_LOGGER = logging.getLogger(__name__)
+
+SOLCAST_ATTRIBUTES = ("detailedForecast", "detailedHourly")
+SOLCAST_ESTIMATE_KEY = "pv_estimate"
+ENERGY_PLATFORM = "energy"
+# Forecast.Solar stamps each value at the END of the period it covers (its first value of a
+# day is at sunrise, its last at sunset); Open-Meteo Solar Forecast and others stamp the start.
+END_STAMPED_FORECAST_DOMAINS = frozenset({"forecast_solar"})
+# An hour of the day needs this many days of history before its average replaces the fallback.
+MIN_HISTORY_DAYS = 2
+RECORDER_DOMAIN = "recorder"
+
+
+class SolarForecastKind(StrEnum):
+    """The kinds of solar forecast bess can read."""
+
+    SOLCAST = "solcast"
+    ENERGY_PLATFORM = "energy_platform"
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyInterval:
+    """Energy (kWh) forecast to be produced evenly between `start` and `end`."""
+
+    start: datetime
+    end: datetime
+    energy_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class SolarForecast:
+    """Solar energy per period (kWh), and whether a forecast was behind every period."""
+
+    energy_kwh: tuple[float, ...]
+    available: bool
+    message: str | None = None
+
+
+def energy_to_periods(
+    intervals: Iterable[EnergyInterval],
+    period_starts: Sequence[datetime],
+    period_minutes: int = PERIOD_MINUTES,
+) -> list[float]:
+    """Return the energy falling in each period, sharing each interval by its overlap."""
+    unique = {(item.start, item.end): item for item in intervals}
+    ordered = sorted(unique.values(), key=lambda item: item.start)
+    length = timedelta(minutes=period_minutes)
+    totals: list[float] = []
+    for start in period_starts:
+        end = start + length
+        total = 0.0
+        for interval in ordered:
+            if interval.end <= start:
+                continue
+            if interval.start >= end:
+                break
+            span_s = (interval.end - interval.start).total_seconds()
+            if span_s <= 0:
+                continue
+            overlap_s = (min(end, interval.end) - max(start, interval.start)).total_seconds()
+            total += interval.energy_kwh * overlap_s / span_s
+        totals.append(total)
+    return totals
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Return an aware datetime from an attribute value (datetime or ISO string)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        parsed = dt_util.parse_datetime(value)
+        if parsed is None:
+            return None
+        moment = parsed
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt_util.get_default_time_zone())
+    return moment
+
+
+def _smallest_step(starts: Sequence[datetime], default: timedelta) -> timedelta:
+    """Return the list's resolution: its smallest positive step (gaps are larger)."""
+    steps = [b - a for a, b in pairwise(sorted(starts)) if b > a]
+    return min(steps, default=default)
+
+
+def solcast_intervals(entries: Iterable[Any]) -> list[EnergyInterval]:
+    """Turn Solcast {period_start, pv_estimate kW} entries into energy intervals."""
+    points: list[tuple[datetime, float]] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        start = _parse_time(entry.get("period_start"))
+        raw = entry.get(SOLCAST_ESTIMATE_KEY)
+        if start is None or raw is None:
+            continue
+        try:
+            points.append((start, float(raw)))
+        except (TypeError, ValueError):
+            continue
+    step = _smallest_step([p[0] for p in points], timedelta(minutes=30))
+    hours = step.total_seconds() / 3600
+    return [EnergyInterval(start, start + step, kw * hours) for start, kw in points]
+
+
+def wh_hours_intervals(wh_hours: Mapping[str, Any], end_stamped: bool) -> list[EnergyInterval]:
+    """Turn an energy platform's {timestamp: Wh} into energy intervals."""
+    points: list[tuple[datetime, float]] = []
+    for key, raw in wh_hours.items():
+        moment = _parse_time(key)
+        if moment is None or raw is None:
+            continue
+        try:
+            points.append((moment, float(raw) / 1000))
+        except (TypeError, ValueError):
+            continue
+    points.sort(key=lambda p: p[0])
+    step = _smallest_step([p[0] for p in points], timedelta(hours=1))
+    hour = timedelta(hours=1)
+    intervals: list[EnergyInterval] = []
+    for index, (moment, kwh) in enumerate(points):
+        if end_stamped:
+            previous = points[index - 1][0] if index else None
+            # The first stamp after the night (sunrise) starts a new day: its period is short.
+            start = previous if previous is not None and moment - previous <= hour else None
+            intervals.append(EnergyInterval(start or moment - min(step, hour), moment, kwh))
+        else:
+            following = points[index + 1][0] if index + 1 < len(points) else None
+            end = following if following is not None and following - moment <= step else None
+            intervals.append(EnergyInterval(moment, end or moment + step, kwh))
+    return intervals
+
+
+def _registry_entry(hass: HomeAssistant, entity_id: str) -> er.RegistryEntry | None:
+    """Return the entity's registry entry, or None."""
+    return er.async_get(hass).async_get(entity_id)
+
+
+def _is_solcast(hass: HomeAssistant, entity_id: str) -> bool:
+    """Return whether the entity carries Solcast's detailed forecast attributes."""
+    state = hass.states.get(entity_id)
+    return state is not None and any(
+        isinstance(state.attributes.get(name), list) for name in SOLCAST_ATTRIBUTES
+    )
+
+
+async def _async_energy_platform(
+    hass: HomeAssistant, entity_id: str
+) -> tuple[str, str, Callable[..., Any]] | None:
+    """Return (domain, config entry id, async_get_solar_forecast) behind the entity, or None."""
+    entry = _registry_entry(hass, entity_id)
+    if entry is None or entry.config_entry_id is None:
+        return None
+    config_entry = hass.config_entries.async_get_entry(entry.config_entry_id)
+    if config_entry is None:
+        return None
+    try:
+        integration = await async_get_integration(hass, config_entry.domain)
+        platform = await integration.async_get_platform(ENERGY_PLATFORM)
+    except (ImportError, LookupError) as err:
+        _LOGGER.debug("%s has no energy platform: %s", config_entry.domain, err)
+        return None
+    get_forecast = getattr(platform, "async_get_solar_forecast", None)
+    if get_forecast is None:
+        return None
+    return config_entry.domain, config_entry.entry_id, get_forecast
+
+
+async def async_detect_solar_forecast(
+    hass: HomeAssistant, entity_id: str
+) -> SolarForecastKind | None:
+    """Return which kind of solar forecast the entity gives, or None."""
+    if _is_solcast(hass, entity_id):
+        return SolarForecastKind.SOLCAST
+    if await _async_energy_platform(hass, entity_id) is not None:
+        return SolarForecastKind.ENERGY_PLATFORM
+    return None
+
+
+async def async_validate_solar_forecast(hass: HomeAssistant, entity_id: str) -> bool:
+    """Return whether `entity_id` is a solar forecast bess can read."""
+    return await async_detect_solar_forecast(hass, entity_id) is not None
+
+
+class SolarForecastSource:
+    """Reads the solar forecast behind one entity."""
+
+    def __init__(
+        self, hass: HomeAssistant, entity_id: str | None, period_minutes: int = PERIOD_MINUTES
+    ) -> None:
+        """Remember the forecast entity (None: no forecast configured)."""
+        self._hass = hass
+        self._entity_id = entity_id
+        self._period_minutes = period_minutes
+
+    async def async_get_forecast(self, period_starts: Sequence[datetime]) -> SolarForecast:
+        """Return the forecast per period; zeros and `available=False` when there is none."""
+        zeros = tuple(0.0 for _ in period_starts)
+        if self._entity_id is None:
+            return SolarForecast(zeros, False, "no solar forecast configured")
+        try:
+            intervals = await self._async_intervals()
+        except DataUnavailableError as err:
+            return SolarForecast(zeros, False, str(err))
+        missing_days = _days_without_data(intervals, period_starts)
+        energy = energy_to_periods(intervals, period_starts, self._period_minutes)
+        if missing_days:
+            days = ", ".join(day.isoformat() for day in missing_days)
+            # A day the forecast does not reach counts as zero, never as another day's sun.
+            energy = [
+                0.0 if dt_util.as_local(start).date() in missing_days else kwh
+                for start, kwh in zip(period_starts, energy, strict=True)
+            ]
+            return SolarForecast(
+                tuple(energy), False, f"{self._entity_id}: no solar forecast for {days}"
+            )
+        return SolarForecast(tuple(energy), True)
+
+    async def _async_intervals(self) -> list[EnergyInterval]:
+        """Return the forecast's energy intervals; raise DataUnavailableError without any."""
+        assert self._entity_id is not None
+        entity_id = self._entity_id
+        if _is_solcast(self._hass, entity_id):
+            return self._solcast_intervals(entity_id)
+        found = await _async_energy_platform(self._hass, entity_id)
+        if found is None:
+            if self._hass.states.get(entity_id) is None:
+                raise DataUnavailableError(entity_id, "solar forecast entity not found")
+            raise DataUnavailableError(
+                entity_id,
+                "not a supported solar forecast (Solcast, Forecast.Solar, Open-Meteo Solar "
+                "Forecast or another integration with an energy forecast platform)",
+            )
+        domain, entry_id, get_forecast = found
+        answer = await get_forecast(self._hass, entry_id)
+        if not answer or not isinstance(answer.get("wh_hours"), Mapping):
+            raise DataUnavailableError(entity_id, f"{domain} has no forecast right now")
+        return wh_hours_intervals(answer["wh_hours"], domain in END_STAMPED_FORECAST_DOMAINS)
+
+    def _solcast_intervals(self, entity_id: str) -> list[EnergyInterval]:
+        """Return Solcast's intervals from this sensor and its siblings (today, tomorrow, …)."""
+        entity_ids = [entity_id]
+        entry = _registry_entry(self._hass, entity_id)
+        if entry is not None and entry.config_entry_id is not None:
+            registry = er.async_get(self._hass)
+            entity_ids += [
+                sibling.entity_id
+                for sibling in er.async_entries_for_config_entry(registry, entry.config_entry_id)
+                if sibling.entity_id != entity_id
+            ]
+        intervals: list[EnergyInterval] = []
+        for sensor in entity_ids:
+            state = self._hass.states.get(sensor)
+            if state is None:
+                continue
+            # The 30-minute list is finer; the hourly one is a fallback for older versions.
+            for name in SOLCAST_ATTRIBUTES:
+                entries = state.attributes.get(name)
+                if isinstance(entries, list) and entries:
+                    intervals += solcast_intervals(entries)
+                    break
+        return intervals
+
+
+def _days_without_data(
+    intervals: Sequence[EnergyInterval], period_starts: Sequence[datetime]
+) -> set[date]:
+    """Return the local days of the periods on which the forecast has no entry at all."""
+    covered = {dt_util.as_local(item.start).date() for item in intervals}
+    covered |= {dt_util.as_local(item.end).date() for item in intervals}
+    return {dt_util.as_local(start).date() for start in period_starts} - covered
+
+
+def recorder_available(hass: HomeAssistant) -> bool:
+    """Return whether the recorder is running, so statistics can be read."""
+    return RECORDER_DOMAIN in hass.config.components
+
+
+async def async_hourly_changes(
+    hass: HomeAssistant, statistic_ids: Iterable[str], start: datetime, end: datetime
+) -> dict[str, dict[datetime, float]]:
+    """Return each meter's energy (kWh) per hour in [start, end) from long-term statistics."""
+    ids = {statistic_id for statistic_id in statistic_ids if statistic_id}
+    if not ids or not recorder_available(hass) or end <= start:
+        return {}
+    from homeassistant.components.recorder.statistics import statistics_during_period
+    from homeassistant.helpers.recorder import get_instance
+
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        start,
+        end,
+        ids,
+        "hour",
+        {"energy": "kWh"},
+        {"change"},
+    )
+    changes: dict[str, dict[datetime, float]] = {}
+    for statistic_id, series in rows.items():
+        per_hour: dict[datetime, float] = {}
+        for row in series:
+            change = row.get("change")
+            if change is None:
+                continue
+            per_hour[datetime.fromtimestamp(row["start"], UTC)] = float(change)
+        changes[statistic_id] = per_hour
+    return changes
+
+
+def balance_home_kwh(
+    solar_kwh: float,
+    import_kwh: float,
+    export_kwh: float,
+    discharge_kwh: float,
+    charge_kwh: float,
+) -> float:
+    """Return home consumption from the energy balance (meter noise never makes it negative)."""
+    return max(solar_kwh + import_kwh - export_kwh + discharge_kwh - charge_kwh, 0.0)
+
+
+class ConsumptionForecaster:
+    """Forecasts home consumption per period from the recorder's hourly statistics."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        consumption_entity: str | None,
+        meters: Mapping[str, str],
+        history_days: int,
+        fallback_kwh_per_hour: float,
+        period_minutes: int = PERIOD_MINUTES,
+    ) -> None:
+        """Remember the consumption sensor (or the meters of the balance) and the fallback.
+
+        `meters` maps flow names (solar, grid_import, grid_export, battery_charge,
+        battery_discharge) to meter entity ids.
+        """
+        self._hass = hass
+        self._consumption_entity = consumption_entity
+        self._meters = dict(meters)
+        self._history_days = max(int(history_days), 1)
+        self._fallback_kwh_per_hour = fallback_kwh_per_hour
+        self._period_minutes = period_minutes
+
+    async def async_hourly_history(self, start: datetime, end: datetime) -> dict[datetime, float]:
+        """Return measured home consumption (kWh) per hour in [start, end)."""
+        if self._consumption_entity:
+            changes = await async_hourly_changes(self._hass, [self._consumption_entity], start, end)
+            return changes.get(self._consumption_entity, {})
+        if "grid_import" not in self._meters:
+            return {}
+        changes = await async_hourly_changes(self._hass, self._meters.values(), start, end)
+        by_flow = {flow: changes.get(entity, {}) for flow, entity in self._meters.items()}
+        history: dict[datetime, float] = {}
+        for hour in by_flow["grid_import"]:
+            # An hour counts only when every configured meter has it: a gap is not zero flow.
+            if any(hour not in series for series in by_flow.values()):
+                continue
+            flow = {name: series[hour] for name, series in by_flow.items()}
+            history[hour] = balance_home_kwh(
+                flow.get("solar", 0.0),
+                flow["grid_import"],
+                flow.get("grid_export", 0.0),
+                flow.get("battery_discharge", 0.0),
+                flow.get("battery_charge", 0.0),
+            )
+        return history
+
+    async def async_get_forecast(
+        self, period_starts: Sequence[datetime], now: datetime | None = None
+    ) -> list[float]:
+        """Return the forecast consumption per period (kWh)."""
+        if not period_starts:
+            return []
+        now = now or dt_util.now()
+        end = dt_util.as_local(now).replace(minute=0, second=0, microsecond=0)
+        start = dt_util.start_of_local_day(end.date() - timedelta(days=self._history_days))
+        history = (
+            await self.async_hourly_history(start, end) if recorder_available(self._hass) else {}
+        )
+        samples: dict[int, list[float]] = {}
+        for hour, kwh in history.items():
+            samples.setdefault(dt_util.as_local(hour).hour, []).append(kwh)
+        needed = min(MIN_HISTORY_DAYS, self._history_days)
+        scale = self._period_minutes / 60
+        forecast: list[float] = []
+        for period_start in period_starts:
+            values = samples.get(dt_util.as_local(period_start).hour, [])
+            if len(values) >= needed:
+                forecast.append(sum(values) / len(values) * scale)
+            else:
+                forecast.append(self._fallback_kwh_per_hour * scale)
+        return forecast
