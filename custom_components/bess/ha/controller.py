@@ -264,16 +264,27 @@ class HomeAssistantController:
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """The remaining plan as Growatt time segments (at most nine); the rest disabled."""
-        from ..engine.tou import schedule_to_tou
+        from ..engine.tou import TouMode, schedule_to_tou
 
-        intervals = schedule_to_tou(result, max_intervals=GROWATT_SEGMENTS, start_index=index)
+        # Outside every enabled segment a Growatt inverter runs load-first, so only the
+        # battery-first and grid-first intervals need a segment.
+        intervals = [
+            interval
+            for interval in schedule_to_tou(
+                result, GROWATT_SEGMENTS, start_index=index, count_load_first=False
+            )
+            if interval.mode is not TouMode.LOAD_FIRST
+        ]
         commands: list[ServiceCommand] = []
         for segment in range(1, GROWATT_SEGMENTS + 1):
-            data: dict[str, Any] = {"device_id": self.config.growatt_device_id, "segment_id": segment}
+            data: dict[str, Any] = {
+                "device_id": self.config.growatt_device_id,
+                "segment_id": segment,
+            }
             if segment <= len(intervals):
                 interval = intervals[segment - 1]
                 data |= {
-                    "batt_mode": interval.mode,
+                    "batt_mode": interval.mode.value,
                     "start_time": interval.start.strftime("%H:%M"),
                     # Growatt segments end on an inclusive minute.
                     "end_time": _inclusive_end(interval.end, interval.start),
