@@ -384,7 +384,9 @@ class ConsumptionForecaster:
         """Return measured home consumption (kWh) per hour in [start, end)."""
         if self._consumption_entity:
             changes = await async_hourly_changes(self._hass, [self._consumption_entity], start, end)
-            return changes.get(self._consumption_entity, {})
+            if measured := changes.get(self._consumption_entity, {}):
+                return measured
+            # A power sensor has no energy statistics: the meters' balance still may.
         if "grid_import" not in self._meters:
             return {}
         changes = await async_hourly_changes(self._hass, self._meters.values(), start, end)

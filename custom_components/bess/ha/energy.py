@@ -1,0 +1,462 @@
+"""The `EnergyData` port for Home Assistant: readings, meter snapshots and reconstruction.
+
+Live hours come from the cumulative energy meters read at each hour boundary (the deltas since
+the previous boundary); past hours are rebuilt from the recorder's hourly statistics of the
+same meters and the SOC's state history, so both agree on the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import logging
+from typing import Any
+
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import EnergyConverter
+
+from ..const import (
+    CONF_BATTERY_CHARGE_METER,
+    CONF_BATTERY_DISCHARGE_METER,
+    CONF_CONSUMPTION_DAYS,
+    CONF_CONSUMPTION_ENTITY,
+    CONF_FALLBACK_CONSUMPTION_KWH,
+    CONF_GRID_EXPORT_METER,
+    CONF_GRID_IMPORT_METER,
+    CONF_PRICE_ENTITY,
+    CONF_SOC_ENTITY,
+    CONF_SOLAR_FORECAST_ENTITY,
+    CONF_SOLAR_METER,
+    DEFAULTS,
+    PERIOD_MINUTES,
+)
+from ..engine.ports import DataUnavailableError, HourMeasurement, PriceSeries
+from .forecasts import (
+    ConsumptionForecaster,
+    SolarForecast,
+    SolarForecastSource,
+    async_hourly_changes,
+    balance_home_kwh,
+    recorder_available,
+)
+from .prices import PriceFormula, PriceSource
+
+_LOGGER = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+# Flow names, in the order of HourMeasurement's fields.
+SOLAR = "solar"
+GRID_IMPORT = "grid_import"
+GRID_EXPORT = "grid_export"
+BATTERY_CHARGE = "battery_charge"
+BATTERY_DISCHARGE = "battery_discharge"
+HOME = "home"
+# A total_increasing meter that drops below 90 % of its last value was reset (the recorder's
+# own rule); a smaller dip is meter noise and counts as no energy.
+RESET_RATIO = 0.9
+
+
+def _text(options: Mapping[str, Any], key: str) -> str | None:
+    """Return a configured entity id, None when empty."""
+    value = options.get(key)
+    return str(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class EnergySourceConfig:
+    """Which entities give bess its data, and how prices and forecasts are formed."""
+
+    soc_entity: str | None
+    price_entity: str | None = None
+    solar_forecast_entity: str | None = None
+    consumption_entity: str | None = None
+    grid_import_meter: str | None = None
+    grid_export_meter: str | None = None
+    solar_meter: str | None = None
+    battery_charge_meter: str | None = None
+    battery_discharge_meter: str | None = None
+    price_formula: PriceFormula = field(default_factory=PriceFormula)
+    consumption_history_days: int = 7
+    fallback_consumption_kwh: float = 0.5
+    period_minutes: int = PERIOD_MINUTES
+
+    @classmethod
+    def from_entry_options(cls, options: Mapping[str, Any]) -> EnergySourceConfig:
+        """Build the config from a config entry's data merged with its options."""
+        days: Any = options.get(CONF_CONSUMPTION_DAYS)
+        if days is None:
+            days = DEFAULTS[CONF_CONSUMPTION_DAYS]
+        fallback: Any = options.get(CONF_FALLBACK_CONSUMPTION_KWH)
+        if fallback is None:
+            fallback = DEFAULTS[CONF_FALLBACK_CONSUMPTION_KWH]
+        return cls(
+            soc_entity=_text(options, CONF_SOC_ENTITY),
+            price_entity=_text(options, CONF_PRICE_ENTITY),
+            solar_forecast_entity=_text(options, CONF_SOLAR_FORECAST_ENTITY),
+            consumption_entity=_text(options, CONF_CONSUMPTION_ENTITY),
+            grid_import_meter=_text(options, CONF_GRID_IMPORT_METER),
+            grid_export_meter=_text(options, CONF_GRID_EXPORT_METER),
+            solar_meter=_text(options, CONF_SOLAR_METER),
+            battery_charge_meter=_text(options, CONF_BATTERY_CHARGE_METER),
+            battery_discharge_meter=_text(options, CONF_BATTERY_DISCHARGE_METER),
+            price_formula=PriceFormula.from_options(options),
+            consumption_history_days=int(days),
+            fallback_consumption_kwh=float(fallback),
+        )
+
+    @property
+    def meters(self) -> dict[str, str]:
+        """Return the configured cumulative energy meters by flow name."""
+        candidates = {
+            SOLAR: self.solar_meter,
+            GRID_IMPORT: self.grid_import_meter,
+            GRID_EXPORT: self.grid_export_meter,
+            BATTERY_CHARGE: self.battery_charge_meter,
+            BATTERY_DISCHARGE: self.battery_discharge_meter,
+        }
+        return {flow: entity for flow, entity in candidates.items() if entity}
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSnapshot:
+    """Cumulative meter readings (kWh) and SOC (%) taken at one hour boundary."""
+
+    boundary: datetime
+    readings_kwh: Mapping[str, float]
+    soc_percent: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        return {
+            "boundary": self.boundary.astimezone(UTC).isoformat(),
+            "readings_kwh": dict(self.readings_kwh),
+            "soc_percent": self.soc_percent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeterSnapshot:
+        """Deserialize what `to_dict` wrote."""
+        soc = data.get("soc_percent")
+        return cls(
+            boundary=datetime.fromisoformat(data["boundary"]),
+            readings_kwh={k: float(v) for k, v in dict(data["readings_kwh"]).items()},
+            soc_percent=float(soc) if soc is not None else None,
+        )
+
+
+def meter_delta_kwh(previous_kwh: float, current_kwh: float) -> float:
+    """Return the energy between two readings of a total_increasing meter."""
+    if current_kwh < RESET_RATIO * previous_kwh:
+        # The meter restarted from zero during the hour: what it shows now was counted since.
+        return current_kwh
+    return max(current_kwh - previous_kwh, 0.0)
+
+
+def _energy_kwh(state: State | None) -> float | None:
+    """Return a meter state in kWh, or None when it is not a usable number."""
+    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        return None
+    try:
+        value = float(state.state)
+    except ValueError:
+        return None
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit and unit != "kWh":
+        try:
+            return EnergyConverter.convert(value, unit, "kWh")
+        except HomeAssistantError:
+            return None
+    return value
+
+
+def _soc_percent(state: State | None) -> float | None:
+    """Return an SOC state as a float, or None when unknown."""
+    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        return None
+    try:
+        return float(state.state)
+    except ValueError:
+        return None
+
+
+def build_measurement(
+    start: datetime,
+    soc_start: float,
+    soc_end: float,
+    flows_kwh: Mapping[str, float],
+) -> HourMeasurement:
+    """Return the hour's measurement; home comes from the balance when no sensor gives it."""
+    solar = flows_kwh.get(SOLAR, 0.0)
+    grid_import = flows_kwh.get(GRID_IMPORT, 0.0)
+    grid_export = flows_kwh.get(GRID_EXPORT, 0.0)
+    charge = flows_kwh.get(BATTERY_CHARGE, 0.0)
+    discharge = flows_kwh.get(BATTERY_DISCHARGE, 0.0)
+    home = flows_kwh.get(HOME)
+    if home is None:
+        home = balance_home_kwh(solar, grid_import, grid_export, discharge, charge)
+    return HourMeasurement(
+        start=start,
+        battery_soc_start=soc_start,
+        battery_soc_end=soc_end,
+        solar_generated=solar,
+        home_consumed=home,
+        grid_imported=grid_import,
+        grid_exported=grid_export,
+        battery_charged=charge,
+        battery_discharged=discharge,
+    )
+
+
+class HomeAssistantEnergyData:
+    """Implements the engine's `EnergyData` port with Home Assistant entities and recorder."""
+
+    def __init__(self, hass: HomeAssistant, config: EnergySourceConfig) -> None:
+        """Wire the price, forecast and meter sources of one config entry."""
+        self._hass = hass
+        self._config = config
+        self._prices = (
+            PriceSource(hass, config.price_entity, config.price_formula, config.period_minutes)
+            if config.price_entity
+            else None
+        )
+        self._solar = SolarForecastSource(hass, config.solar_forecast_entity, config.period_minutes)
+        self._consumption = ConsumptionForecaster(
+            hass,
+            consumption_entity=config.consumption_entity,
+            meters=config.meters,
+            history_days=config.consumption_history_days,
+            fallback_kwh_per_hour=config.fallback_consumption_kwh,
+            period_minutes=config.period_minutes,
+        )
+        self._snapshot: MeterSnapshot | None = None
+        self.last_solar_forecast: SolarForecast | None = None
+
+    @property
+    def config(self) -> EnergySourceConfig:
+        """The entities and settings this adapter reads."""
+        return self._config
+
+    @property
+    def solar_forecast_available(self) -> bool:
+        """False when the last solar request had no forecast behind it (zeros were used)."""
+        return self.last_solar_forecast is None or self.last_solar_forecast.available
+
+    @property
+    def solar_forecast_message(self) -> str | None:
+        """Why the last solar request had no forecast, for the UI."""
+        return self.last_solar_forecast.message if self.last_solar_forecast else None
+
+    @property
+    def measured_flows(self) -> dict[str, str]:
+        """Return every meter read per hour; the consumption sensor when it measures energy."""
+        flows = self._config.meters
+        entity_id = self._config.consumption_entity
+        if entity_id:
+            state = self._hass.states.get(entity_id)
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+            # A power sensor (W) cannot give an hour's energy: home then comes from the balance.
+            if state is None or unit in EnergyConverter.VALID_UNITS:
+                flows[HOME] = entity_id
+        return flows
+
+    # Prices and forecasts
+
+    async def get_prices(self, period_starts: Sequence[datetime]) -> PriceSeries | None:
+        """Return final prices for the periods, None when not all are published yet."""
+        if self._prices is None:
+            raise DataUnavailableError("price_entity", "no price entity configured")
+        return await self._prices.async_get_prices(period_starts)
+
+    async def get_solar_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
+        """Return forecast solar per period (kWh); zeros, flagged, when there is no forecast."""
+        forecast = await self._solar.async_get_forecast(period_starts)
+        if not forecast.available and (
+            self.last_solar_forecast is None or self.last_solar_forecast.available
+        ):
+            _LOGGER.warning("Planning with zero solar: %s", forecast.message)
+        self.last_solar_forecast = forecast
+        return list(forecast.energy_kwh)
+
+    async def get_consumption_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
+        """Return forecast home consumption per period (kWh)."""
+        return await self._consumption.async_get_forecast(period_starts)
+
+    async def get_battery_soc(self) -> float:
+        """Return the battery SOC now (%); raise DataUnavailableError when unknown."""
+        entity_id = self._config.soc_entity
+        if not entity_id:
+            raise DataUnavailableError("soc_entity", "no SOC entity configured")
+        state = self._hass.states.get(entity_id)
+        if state is None:
+            raise DataUnavailableError(entity_id, "SOC entity not found")
+        if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            raise DataUnavailableError(entity_id, f"SOC is {state.state}")
+        soc = _soc_percent(state)
+        if soc is None:
+            raise DataUnavailableError(entity_id, f"SOC {state.state!r} is not a number")
+        return soc
+
+    # Snapshots that carry the meter readings from one hour boundary to the next
+
+    def snapshot_state(self) -> dict[str, Any] | None:
+        """Return the last boundary snapshot as JSON-able data, to survive a restart."""
+        return self._snapshot.to_dict() if self._snapshot else None
+
+    def restore_snapshot(self, data: Mapping[str, Any] | None) -> None:
+        """Restore what `snapshot_state` returned (ignored when unreadable)."""
+        if not data:
+            return
+        try:
+            self._snapshot = MeterSnapshot.from_dict(data)
+        except (KeyError, TypeError, ValueError) as err:
+            _LOGGER.warning("Ignoring an unreadable meter snapshot: %s", err)
+
+    def take_snapshot(self, boundary: datetime) -> MeterSnapshot:
+        """Read every meter and the SOC now, as the readings at `boundary`."""
+        readings: dict[str, float] = {}
+        for flow, entity_id in self.measured_flows.items():
+            value = _energy_kwh(self._hass.states.get(entity_id))
+            if value is not None:
+                readings[flow] = value
+        soc = (
+            _soc_percent(self._hass.states.get(self._config.soc_entity))
+            if self._config.soc_entity
+            else None
+        )
+        return MeterSnapshot(boundary=boundary, readings_kwh=readings, soc_percent=soc)
+
+    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
+        """Measure the hour that just ended, from the meters' deltas since its start."""
+        flows = self.measured_flows
+        if not flows or not self._config.soc_entity:
+            return None
+        hour_end = hour_start + HOUR
+        current = self.take_snapshot(hour_end)
+        previous = self._snapshot
+        if previous is not None and previous.boundary != hour_start:
+            previous = None
+        self._snapshot = current
+
+        deltas: dict[str, float] = {}
+        missing: list[str] = []
+        for flow in flows:
+            before = previous.readings_kwh.get(flow) if previous else None
+            after = current.readings_kwh.get(flow)
+            if before is None or after is None:
+                missing.append(flow)
+            else:
+                deltas[flow] = meter_delta_kwh(before, after)
+        soc_start = previous.soc_percent if previous else None
+        soc_end = current.soc_percent
+
+        if missing or soc_start is None or soc_end is None:
+            # A reading missing at either edge: the recorder knows the hour from its own data.
+            recorded = await self._async_recorded_hour(hour_start, missing)
+            if recorded is None:
+                _LOGGER.info(
+                    "Hour %s not measured: no reading for %s and no recorded history",
+                    hour_start.isoformat(),
+                    ", ".join(missing) or "the SOC",
+                )
+                return None
+            flows_kwh, recorded_soc_start, recorded_soc_end = recorded
+            deltas.update(flows_kwh)
+            soc_start = soc_start if soc_start is not None else recorded_soc_start
+            soc_end = soc_end if soc_end is not None else recorded_soc_end
+        return build_measurement(hour_start, soc_start, soc_end, deltas)
+
+    async def _async_recorded_hour(
+        self, hour_start: datetime, flows: Sequence[str]
+    ) -> tuple[dict[str, float], float, float] | None:
+        """Return the given flows and the edge SOCs of one hour from the recorder, or None."""
+        if not recorder_available(self._hass):
+            return None
+        hour_end = hour_start + HOUR
+        entities = {flow: self.measured_flows[flow] for flow in flows}
+        changes = await async_hourly_changes(self._hass, entities.values(), hour_start, hour_end)
+        key = hour_start.astimezone(UTC)
+        flows_kwh: dict[str, float] = {}
+        for flow, entity_id in entities.items():
+            value = changes.get(entity_id, {}).get(key)
+            if value is None:
+                return None
+            flows_kwh[flow] = max(value, 0.0)
+        socs = await self._async_soc_at([hour_start, hour_end])
+        if socs[0] is None or socs[1] is None:
+            return None
+        return flows_kwh, socs[0], socs[1]
+
+    async def _async_soc_at(self, moments: Sequence[datetime]) -> list[float | None]:
+        """Return the recorded SOC at each moment (the last state at or before it)."""
+        entity_id = self._config.soc_entity
+        if not moments or not entity_id or not recorder_available(self._hass):
+            return [None for _ in moments]
+        from homeassistant.components.recorder.history import get_significant_states
+        from homeassistant.helpers.recorder import get_instance
+
+        first, last = min(moments), max(moments)
+        history = await get_instance(self._hass).async_add_executor_job(
+            get_significant_states,
+            self._hass,
+            first,
+            last + timedelta(seconds=1),
+            [entity_id],
+            None,
+            True,
+            False,
+        )
+        states = [s for s in history.get(entity_id, []) if isinstance(s, State)]
+        states.sort(key=lambda s: s.last_updated)
+        result: list[float | None] = []
+        for moment in moments:
+            value: float | None = None
+            for state in states:
+                if state.last_updated > moment:
+                    break
+                value = _soc_percent(state)
+            result.append(value)
+        return result
+
+    async def reconstruct_hours(
+        self, hour_starts: Sequence[datetime]
+    ) -> dict[datetime, HourMeasurement]:
+        """Rebuild past hours from hourly statistics and the SOC history; gaps are left out."""
+        flows = self.measured_flows
+        if not hour_starts or not flows or not recorder_available(self._hass):
+            return {}
+        ordered = sorted(hour_starts)
+        changes = await async_hourly_changes(
+            self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
+        )
+        edges = sorted({*ordered, *(start + HOUR for start in ordered)})
+        soc_by_edge = dict(zip(edges, await self._async_soc_at(edges), strict=True))
+        rebuilt: dict[datetime, HourMeasurement] = {}
+        for start in ordered:
+            key = start.astimezone(UTC)
+            values = {flow: changes.get(entity, {}).get(key) for flow, entity in flows.items()}
+            soc_start, soc_end = soc_by_edge[start], soc_by_edge[start + HOUR]
+            if soc_start is None or soc_end is None:
+                continue
+            if any(value is None for value in values.values()):
+                continue
+            flows_kwh = {
+                flow: max(value, 0.0) for flow, value in values.items() if value is not None
+            }
+            rebuilt[start] = build_measurement(start, soc_start, soc_end, flows_kwh)
+        return rebuilt
+
+    def describe_sources(self) -> dict[str, Any]:
+        """Return which entity feeds what, for diagnostics."""
+        return {
+            "soc_entity": self._config.soc_entity,
+            "price_entity": self._config.price_entity,
+            "solar_forecast_entity": self._config.solar_forecast_entity,
+            "consumption_entity": self._config.consumption_entity,
+            "meters": self._config.meters,
+            "solar_forecast_available": self.solar_forecast_available,
+            "now": dt_util.utcnow().isoformat(),
+        }
