@@ -178,7 +178,9 @@ class OptimizationResult:
 
     def index_at(self, moment: datetime) -> int | None:
         """Index of the period containing `moment`, or None outside the plan."""
-        offset = (moment - self.start).total_seconds() / 60.0
+        # In UTC: Python subtracts two datetimes of the same zone on the wall clock, which
+        # is an hour off across a DST change.
+        offset = (moment.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 60.0
         index = int(offset // self.period_minutes)
         return index if 0 <= index < len(self.periods) else None
 
