@@ -8,7 +8,7 @@ with the one cost model (`cost.py`), and the totals are sums over the hours that
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from .cost import baseline_cost, grid_only_cost, period_cost
 from .history import HistoricalDataStore
@@ -17,8 +17,6 @@ from .optimizer import classify_intent
 from .ports import Clock
 from .schedules import ScheduleStore
 from .timeutil import day_hour_starts, hour_index
-
-HOUR = timedelta(hours=1)
 
 
 class DailyViewBuilder:

@@ -276,7 +276,8 @@ class SimpleBatterySystemManager:
         async with self._lock:
             now = self._clock.now()
             if day is None:
-                day = (hour_start(now, self._tz) - timedelta(hours=1)).astimezone(self._tz).date()
+                last_start = hour_start(now, self._tz).astimezone(UTC) - timedelta(hours=1)
+                day = last_start.astimezone(self._tz).date()
             day_starts = day_hour_starts(day, self._tz)
             if not 0 <= completed_hour < len(day_starts):
                 raise ValueError(f"{day} has no hour {completed_hour}")
@@ -332,36 +333,41 @@ class SimpleBatterySystemManager:
 
     async def _record_hours(self, now: datetime, starts: Sequence[datetime], *, live: bool) -> None:
         """Measure (live) or reconstruct the unrecorded hours among `starts`, record and save."""
-        wanted = [start for start in starts if self.history.get_event_at(start) is None]
+        # Keyed by UTC start: the two 02:00 hours of the autumn day are equal as local times.
+        wanted = {
+            start.astimezone(UTC): start
+            for start in starts
+            if self.history.get_event_at(start) is None
+        }
         if not wanted:
             return
         measurements: dict[datetime, HourMeasurement] = {}
         if live:
-            for start in wanted:
+            for key, start in wanted.items():
                 measured = await self._energy.measure_hour(start)
                 if measured is not None:
-                    measurements[start] = measured
+                    measurements[key] = measured
         else:
-            rebuilt = await self._energy.reconstruct_hours(wanted)
-            by_utc = {moment.astimezone(UTC): m for moment, m in rebuilt.items()}
+            rebuilt = await self._energy.reconstruct_hours(list(wanted.values()))
             measurements = {
-                start: by_utc[start.astimezone(UTC)]
-                for start in wanted
-                if start.astimezone(UTC) in by_utc
+                moment.astimezone(UTC): measured
+                for moment, measured in rebuilt.items()
+                if moment.astimezone(UTC) in wanted
             }
-        for start in wanted:
-            if start not in measurements:
+        for key, start in wanted.items():
+            if key not in measurements:
                 _LOGGER.warning("Hour starting %s cannot be measured; it stays missing", start)
         if not measurements:
             return
-        prices = await self._hour_prices(list(measurements))
+        prices = await self._hour_prices([wanted[key] for key in sorted(measurements)])
         changed = False
-        for start, measured in measurements.items():
-            price = prices.get(start)
+        for key in sorted(measurements):
+            start = wanted[key]
+            price = prices.get(key)
             if price is None:
                 _LOGGER.warning("No price known for the hour starting %s; it stays missing", start)
                 continue
-            event = self._event(now, start, measured, price)
+            event = self._event(now, start, measurements[key], price)
             try:
                 changed |= self.history.record_event(event)
             except HistoryConflictError as err:
@@ -393,13 +399,16 @@ class SimpleBatterySystemManager:
         )
 
     async def _hour_prices(self, starts: list[datetime]) -> dict[datetime, tuple[float, float]]:
-        """Return (buy, sell) per past hour: from the price source, else from the plan it had."""
+        """Return (buy, sell) per past hour by UTC start: from the price source, else the plan."""
         found: dict[datetime, tuple[float, float]] = {}
         series = await self._energy.get_prices(starts)
         if series is not None and len(series.buy) == len(series.sell) == len(starts):
-            found = {start: (series.buy[i], series.sell[i]) for i, start in enumerate(starts)}
+            found = {
+                start.astimezone(UTC): (series.buy[i], series.sell[i])
+                for i, start in enumerate(starts)
+            }
         for start in starts:
-            if start in found:
+            if start.astimezone(UTC) in found:
                 continue
             schedule = self.schedules.get_schedule_at_time(start)
             if schedule is None:
@@ -408,7 +417,7 @@ class SimpleBatterySystemManager:
             index = result.index_at(start)
             if index is not None:
                 period = result.periods[index]
-                found[start] = (period.buy_price, period.sell_price)
+                found[start.astimezone(UTC)] = (period.buy_price, period.sell_price)
         return found
 
     async def _prices_or_planned(self, starts: Sequence[datetime], day: date) -> PriceSeries:

@@ -8,7 +8,7 @@ record of what happened).
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from .models import OptimizationResult, StoredSchedule, from_iso
@@ -46,7 +46,7 @@ class ScheduleStore:
         day = self.planned_day(schedule)
         schedules = self._by_day.setdefault(day, [])
         schedules.append(schedule)
-        schedules.sort(key=lambda s: s.timestamp)
+        schedules.sort(key=_stored_at)
         for old in sorted(self._by_day)[: -self._keep_days]:
             del self._by_day[old]
 
@@ -61,14 +61,15 @@ class ScheduleStore:
         That is the schedule stored last at or before `timestamp` among those whose plan
         covers `timestamp`: the plan that was being followed at that moment.
         """
+        moment = timestamp.astimezone(UTC)
         best: StoredSchedule | None = None
         for schedules in self._by_day.values():
             for schedule in schedules:
-                if schedule.timestamp > timestamp:
+                if _stored_at(schedule) > moment:
                     break
-                if not _covers(schedule, timestamp):
+                if not _covers(schedule, moment):
                     continue
-                if best is None or schedule.timestamp >= best.timestamp:
+                if best is None or _stored_at(schedule) >= _stored_at(best):
                     best = schedule
         return best
 
@@ -119,10 +120,15 @@ class ScheduleStore:
         return store
 
 
+def _stored_at(schedule: StoredSchedule) -> datetime:
+    """Return when the schedule was stored, in UTC (same-zone comparisons ignore DST folds)."""
+    return schedule.timestamp.astimezone(UTC)
+
+
 def _covers(schedule: StoredSchedule, moment: datetime) -> bool:
     """Return whether the schedule's plan has a period containing `moment`."""
     result = schedule.algorithm_result
-    start = from_iso(result["start"])
+    start = from_iso(result["start"]).astimezone(UTC)
     length_minutes = int(result["period_minutes"]) * len(result["periods"])
-    offset_minutes = (moment - start).total_seconds() / 60.0
+    offset_minutes = (moment.astimezone(UTC) - start).total_seconds() / 60.0
     return 0 <= offset_minutes < length_minutes

@@ -89,7 +89,7 @@ def schedule_to_tou(
     while _count(runs, count_load_first) > max_intervals:
         weakest = min(
             (i for i, run in enumerate(runs) if run.mode is not TouMode.LOAD_FIRST),
-            key=lambda i: (runs[i].energy_kwh, runs[i].start),
+            key=lambda i: (runs[i].energy_kwh, i),
         )
         demoted = runs[weakest]
         runs[weakest] = TouInterval(

@@ -1,0 +1,181 @@
+"""ScheduleStore: every optimization result, by the local day it plans, bounded in days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+import json
+
+import numpy as np
+import pytest
+
+from custom_components.bess.engine.models import OptimizationInput, StoredSchedule
+from custom_components.bess.engine.optimizer import build_result
+from custom_components.bess.engine.schedules import ScheduleStore
+from custom_components.bess.engine.timeutil import day_hour_starts
+
+from .fakes import BATTERY, STOCKHOLM, FakeClock, local
+
+DAY = date(2026, 6, 15)
+AUTUMN = date(2026, 10, 25)
+
+
+def stored(
+    day: date, first_hour: int, stored_at: datetime, scenario: str = "hourly", price: float = 1.0
+) -> StoredSchedule:
+    """Return a stored plan of hours `first_hour`… of `day`, all at buy price `price`."""
+    starts = day_hour_starts(day, STOCKHOLM)[first_hour:]
+    n = len(starts)
+    inputs = OptimizationInput(
+        start=starts[0],
+        period_minutes=60,
+        buy=(price,) * n,
+        sell=(price / 2,) * n,
+        load=(1.0,) * n,
+        solar=(0.0,) * n,
+        battery=BATTERY,
+        initial_soc_percent=50.0,
+    )
+    result = build_result(inputs, np.zeros(n), np.zeros(n))
+    return StoredSchedule(
+        timestamp=stored_at,
+        optimization_hour=first_hour,
+        algorithm_result=result.to_dict(),
+        created_for_scenario=scenario,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def store() -> ScheduleStore:
+    return ScheduleStore(FakeClock(local(DAY, 10, 30)), STOCKHOLM)
+
+
+def test_schedules_belong_to_the_day_they_plan(store: ScheduleStore) -> None:
+    tomorrow_plan = stored(DAY, 0, local(DAY - timedelta(days=1), 23, 55), "tomorrow")
+    late_yesterday = stored(DAY - timedelta(days=1), 23, local(DAY - timedelta(days=1), 23, 0))
+    store.store_schedule(late_yesterday)
+    store.store_schedule(tomorrow_plan)
+
+    assert store.get_all_schedules_today() == [tomorrow_plan]
+    assert store.get_latest_schedule() == tomorrow_plan
+    assert store.get_latest_schedule(DAY - timedelta(days=1)) == late_yesterday
+    assert store.get_latest_schedule(DAY + timedelta(days=1)) is None
+
+
+def test_latest_is_the_last_stored_in_time_even_when_stored_out_of_order(
+    store: ScheduleStore,
+) -> None:
+    nine = stored(
+        DAY,
+        9,
+        local(
+            DAY,
+            9,
+            0,
+        )
+        + timedelta(seconds=5),
+    )
+    eight = stored(DAY, 8, local(DAY, 8, 0) + timedelta(seconds=5))
+    store.store_schedule(nine)
+    store.store_schedule(eight)
+    restart = stored(DAY, 9, local(DAY, 9, 0) + timedelta(seconds=5), "restart")
+    store.store_schedule(restart)
+
+    assert store.get_all_schedules_today() == [eight, nine, restart]
+    # Same timestamp: the one stored last wins.
+    assert store.get_latest_schedule() == restart
+
+
+def test_schedule_at_time_is_the_plan_in_force_then(store: ScheduleStore) -> None:
+    tomorrow_plan = stored(DAY, 0, local(DAY - timedelta(days=1), 23, 55), "tomorrow", price=1.0)
+    at_one = stored(
+        DAY,
+        1,
+        local(
+            DAY,
+            1,
+            0,
+        ),
+        price=2.0,
+    )
+    at_two = stored(DAY, 2, local(DAY, 2, 0), price=3.0)
+    for schedule in (tomorrow_plan, at_one, at_two):
+        store.store_schedule(schedule)
+
+    assert store.get_schedule_at_time(local(DAY, 0, 30)) == tomorrow_plan
+    # The hourly update at 01:00 plans from 01:00 on; at 01:00 sharp it is already in force.
+    assert store.get_schedule_at_time(local(DAY, 1)) == at_one
+    assert store.get_schedule_at_time(local(DAY, 1, 59)) == at_one
+    assert store.get_schedule_at_time(local(DAY, 5)) == at_two
+    # Before anything was planned for that moment.
+    assert store.get_schedule_at_time(local(DAY - timedelta(days=1), 22)) is None
+
+
+def test_latest_covering_skips_plans_that_do_not_reach_the_hour(store: ScheduleStore) -> None:
+    full_day = stored(DAY, 0, local(DAY - timedelta(days=1), 23, 55), "tomorrow")
+    from_noon = stored(DAY, 12, local(DAY, 12, 0))
+    store.store_schedule(full_day)
+    store.store_schedule(from_noon)
+
+    assert store.get_latest_covering(local(DAY, 11)) == full_day
+    assert store.get_latest_covering(local(DAY, 12)) == from_noon
+    assert store.get_latest_covering(local(DAY, 23)) == from_noon
+    assert store.get_latest_covering(local(DAY + timedelta(days=1), 0)) is None
+
+
+def test_only_the_latest_days_are_kept(store: ScheduleStore) -> None:
+    small = ScheduleStore(FakeClock(local(DAY, 10)), STOCKHOLM, keep_days=3)
+    for back in range(6, -1, -1):
+        day = DAY - timedelta(days=back)
+        small.store_schedule(stored(day, 0, local(day, 0) - timedelta(minutes=5), "tomorrow"))
+        small.store_schedule(stored(day, 5, local(day, 5)))
+
+    assert small.days() == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    assert len(small.get_all_schedules_today()) == 2
+    assert small.get_all_schedules_today(DAY - timedelta(days=3)) == []
+    # The default keeps a week.
+    for back in range(10):
+        day = DAY - timedelta(days=back)
+        store.store_schedule(stored(day, 0, local(day, 0) - timedelta(minutes=5), "tomorrow"))
+    assert len(store.days()) == 7
+
+
+def test_the_autumn_days_second_0200_hour_is_covered_by_the_right_plan() -> None:
+    store = ScheduleStore(FakeClock(local(AUTUMN, 4)), STOCKHOLM)
+    # Planned at the first 02:30 (hour 2), from the second 02:00 (hour 3) on.
+    plan = stored(AUTUMN, 3, local(AUTUMN, 2, 30))
+    store.store_schedule(plan)
+
+    assert store.get_latest_covering(local(AUTUMN, 3)) == plan
+    assert store.get_latest_covering(local(AUTUMN, 2)) is None
+    assert store.get_schedule_at_time(local(AUTUMN, 3, 10)) == plan
+    # The first 02:10 is before it was stored, although it reads later on the wall clock.
+    assert store.get_schedule_at_time(local(AUTUMN, 2, 10)) is None
+    assert plan.result.index_at(local(AUTUMN, 24)) == 21
+
+
+def test_json_round_trip_keeps_every_schedule(store: ScheduleStore) -> None:
+    schedules = [
+        stored(DAY, 0, local(DAY - timedelta(days=1), 23, 55), "tomorrow", price=0.7),
+        stored(DAY, 3, local(DAY, 3), price=1 / 3),
+        stored(DAY, 7, local(DAY, 7, 30), "restart"),
+    ]
+    for schedule in schedules:
+        store.store_schedule(schedule)
+
+    restored = ScheduleStore.from_dict(
+        json.loads(json.dumps(store.to_dict())), FakeClock(local(DAY, 12)), STOCKHOLM
+    )
+
+    assert restored.get_all_schedules_today() == schedules
+    assert restored.get_all_schedules_today()[1].result == schedules[1].result
+    assert restored.get_all_schedules_today()[1].result.periods[0].buy_price == 1 / 3
+
+
+def test_restore_refuses_a_corrupt_result_and_keeps_what_it_had(store: ScheduleStore) -> None:
+    store.store_schedule(stored(DAY, 0, local(DAY, 0)))
+    data = store.to_dict()
+    del data["schedules"][0]["algorithm_result"]["periods"][0]["cost"]
+
+    with pytest.raises(TypeError):
+        store.restore(data)
+    assert len(store.get_all_schedules_today()) == 1
