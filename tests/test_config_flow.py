@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 from unittest.mock import AsyncMock, patch
 
@@ -13,9 +14,18 @@ from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    mock_integration,
+    mock_platform,
+)
 import voluptuous as vol
 import voluptuous_serialize
 
@@ -65,6 +75,10 @@ from custom_components.bess.const import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Price and forecast entities as the adapters' fixtures recorded them.
+NORDPOOL_HACS = "sensor.nordpool_kwh_se3_sek_3_10_025"
+ENTSOE = "sensor.current_electricity_market_price"
+SOLCAST = "sensor.solcast_pv_forecast_forecast_today"
 STRINGS = json.loads(
     (
         Path(__file__).parents[1] / "custom_components" / "bess" / "translations" / "en.json"
@@ -84,8 +98,8 @@ BATTERY = {
 }
 SENSORS = {
     CONF_SOC_ENTITY: "sensor.battery_soc",
-    CONF_PRICE_ENTITY: "sensor.nordpool_kwh_se3_sek",
-    CONF_SOLAR_FORECAST_ENTITY: "sensor.solcast_pv_forecast_forecast_today",
+    CONF_PRICE_ENTITY: NORDPOOL_HACS,
+    CONF_SOLAR_FORECAST_ENTITY: SOLCAST,
     CONF_CONSUMPTION_ENTITY: "sensor.house_consumption",
     CONF_GRID_IMPORT_METER: "sensor.grid_import",
     CONF_GRID_EXPORT_METER: "sensor.grid_export",
@@ -95,8 +109,8 @@ SENSORS = {
 }
 MINIMAL_SENSORS = {
     CONF_SOC_ENTITY: "sensor.battery_soc",
-    CONF_PRICE_ENTITY: "sensor.nordpool_kwh_se3_sek",
-    CONF_SOLAR_FORECAST_ENTITY: "sensor.solcast_pv_forecast_forecast_today",
+    CONF_PRICE_ENTITY: NORDPOOL_HACS,
+    CONF_SOLAR_FORECAST_ENTITY: SOLCAST,
 }
 MAPPING = {
     "mode_option_grid_charging": "Grid First",
@@ -108,12 +122,22 @@ MAPPING = {
 BATTERY_OPTIONS = {k: v for k, v in BATTERY.items() if k != CONF_NAME}
 
 
+def load_fixture(name: str) -> Any:
+    """Return a JSON payload from tests/fixtures."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
 @pytest.fixture(autouse=True)
 def home(hass: HomeAssistant) -> None:
-    """Give the test home the sensors and inverter entities of flow_states.json."""
-    states = json.loads((FIXTURES / "flow_states.json").read_text(encoding="utf-8"))
-    for entity_id, state in states.items():
+    """Give the test home its sensors, inverter entities, price sensors and solar forecast."""
+    for entity_id, state in load_fixture("flow_states.json").items():
         hass.states.async_set(entity_id, state["state"], state["attributes"])
+    for recorded in (
+        load_fixture("nordpool_hacs_60min.json"),
+        load_fixture("entsoe.json"),
+        load_fixture("solcast.json")["today"],
+    ):
+        hass.states.async_set(recorded["entity_id"], recorded["state"], recorded["attributes"])
 
 
 @pytest.fixture(autouse=True)
@@ -388,12 +412,65 @@ async def test_sensors_that_cannot_be_read_are_refused_until_corrected(
     assert result["step_id"] == "control"
 
 
-@pytest.mark.parametrize(
-    "price_entity", ["sensor.nordpool_kwh_se3_sek", "sensor.entsoe_average_price"]
-)
+@pytest.mark.parametrize("price_entity", [NORDPOOL_HACS, ENTSOE])
 async def test_supported_price_sources_are_accepted(hass: HomeAssistant, price_entity: str) -> None:
     result = await submit(hass, await start(hass), BATTERY)
     result = await submit(hass, result, {**MINIMAL_SENSORS, CONF_PRICE_ENTITY: price_entity})
+
+    assert result["step_id"] == "control"
+
+
+async def test_core_nord_pool_sensor_is_accepted_as_price_source(hass: HomeAssistant) -> None:
+    nordpool = MockConfigEntry(domain="nordpool", title="Nord Pool")
+    nordpool.add_to_hass(hass)
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        "nordpool",
+        "SE3-current_price",
+        config_entry=nordpool,
+        suggested_object_id="nord_pool_se3_current_price",
+    )
+    hass.states.async_set("sensor.nord_pool_se3_current_price", "0.433", {})
+    result = await submit(hass, await start(hass), BATTERY)
+
+    result = await submit(
+        hass,
+        result,
+        {**MINIMAL_SENSORS, CONF_PRICE_ENTITY: "sensor.nord_pool_se3_current_price"},
+    )
+
+    assert result["step_id"] == "control"
+
+
+async def test_solar_forecast_of_an_energy_platform_is_accepted(hass: HomeAssistant) -> None:
+    # Forecast.Solar and Open-Meteo Solar Forecast answer through an energy platform.
+    mock_integration(hass, MockModule("open_meteo_solar_forecast"))
+    mock_platform(
+        hass,
+        "open_meteo_solar_forecast.energy",
+        SimpleNamespace(
+            async_get_solar_forecast=AsyncMock(
+                return_value=load_fixture("forecast_solar_energy.json")
+            )
+        ),
+    )
+    forecast = MockConfigEntry(domain="open_meteo_solar_forecast", title="Roof")
+    forecast.add_to_hass(hass)
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        "open_meteo_solar_forecast",
+        "roof-energy_production_today",
+        config_entry=forecast,
+        suggested_object_id="energy_production_today",
+    )
+    hass.states.async_set("sensor.energy_production_today", "31.2", {"device_class": "energy"})
+    result = await submit(hass, await start(hass), BATTERY)
+
+    result = await submit(
+        hass,
+        result,
+        {**MINIMAL_SENSORS, CONF_SOLAR_FORECAST_ENTITY: "sensor.energy_production_today"},
+    )
 
     assert result["step_id"] == "control"
 
@@ -581,7 +658,7 @@ async def test_reconfigure_replaces_the_sensors_and_reloads(
 
     new = {
         **SENSORS,
-        CONF_PRICE_ENTITY: "sensor.entsoe_average_price",
+        CONF_PRICE_ENTITY: ENTSOE,
         CONF_SOLAR_METER: "sensor.grid_export",
     }
     del new[CONF_BATTERY_DISCHARGE_METER]
