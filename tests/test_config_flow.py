@@ -18,6 +18,7 @@ from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
     entity_registry as er,
+    translation,
 )
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -976,3 +977,18 @@ def test_every_error_and_abort_the_flows_raise_has_text() -> None:
     options_errors = set(STRINGS["options"]["error"])
     assert options_errors <= config_errors
     assert set(STRINGS["config"]["abort"]) == {"already_configured", "reconfigure_successful"}
+
+
+async def test_home_assistant_loads_the_flow_strings(hass: HomeAssistant) -> None:
+    config = await translation.async_get_translations(hass, "en", "config", {DOMAIN})
+    options = await translation.async_get_translations(hass, "en", "options", {DOMAIN})
+    selectors = await translation.async_get_translations(hass, "en", "selector", {DOMAIN})
+
+    assert config["component.bess.config.step.control_modes.description"] == (
+        "For each thing the plan can do, pick the option of {entity} that makes the inverter do it."
+    )
+    assert config["component.bess.config.abort.already_configured"].startswith("A bess entry")
+    assert options["component.bess.options.step.init.menu_options.pricing"] == "Price formula"
+    assert selectors["component.bess.selector.control_mode.options.monitor"].startswith(
+        "Monitor only"
+    )
