@@ -1,0 +1,61 @@
+"""The demo inverter's charge and discharge power set-points (kW, AC side)."""
+
+from __future__ import annotations
+
+from homeassistant.components.number import NumberDeviceClass, NumberEntity, NumberMode
+from homeassistant.const import UnitOfPower
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
+
+from .const import DOMAIN
+from .entity import DemoEntity
+from .home import DemoHome
+
+
+async def async_setup_platform(
+    hass: HomeAssistant,
+    config: ConfigType,
+    async_add_entities: AddEntitiesCallback,
+    discovery_info: DiscoveryInfoType | None = None,
+) -> None:
+    """Add the two power set-points."""
+    if discovery_info is None:
+        return
+    home: DemoHome = hass.data[DOMAIN]
+    async_add_entities(
+        [
+            DemoPowerNumber(home, "charge_power", "Demo inverter charge power", discharge=False),
+            DemoPowerNumber(
+                home, "discharge_power", "Demo inverter discharge power", discharge=True
+            ),
+        ]
+    )
+
+
+class DemoPowerNumber(DemoEntity, NumberEntity):
+    """A power set-point, bounded by the inverter's own limit."""
+
+    _attr_device_class = NumberDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+    _attr_native_min_value = 0.0
+    _attr_native_step = 0.01
+    _attr_mode = NumberMode.BOX
+
+    def __init__(self, home: DemoHome, key: str, name: str, *, discharge: bool) -> None:
+        """Create the charge or the discharge set-point."""
+        super().__init__(home, key, name)
+        self._field = "discharge_power_kw" if discharge else "charge_power_kw"
+        self._attr_native_max_value = (
+            home.settings.max_discharge_kw if discharge else home.settings.max_charge_kw
+        )
+        self._attr_icon = "mdi:battery-arrow-down" if discharge else "mdi:battery-arrow-up"
+
+    @callback
+    def _async_refresh(self) -> None:
+        """Show the set-point in force."""
+        self._attr_native_value = getattr(self.home.command, self._field)
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Change the set-point."""
+        self.home.async_command(**{self._field: float(value)})
