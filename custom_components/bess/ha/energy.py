@@ -348,6 +348,10 @@ class HomeAssistantEnergyData:
             after = current.readings_kwh.get(flow)
             if before is None or after is None:
                 missing.append(flow)
+            elif after < RESET_RATIO * before:
+                deltas[flow] = await self._async_delta_across_reset(
+                    flows[flow], hour_start, hour_end, before, after
+                )
             else:
                 deltas[flow] = meter_delta_kwh(before, after)
         soc_start = previous.soc_percent if previous else None
@@ -390,27 +394,57 @@ class HomeAssistantEnergyData:
             return None
         return flows_kwh, socs[0], socs[1]
 
+    async def _async_history(
+        self, entity_id: str, start: datetime, end: datetime, include_start: bool
+    ) -> list[State]:
+        """Return the entity's recorded states in [start, end], oldest first."""
+        if not recorder_available(self._hass):
+            return []
+        from homeassistant.components.recorder.history import get_significant_states
+        from homeassistant.helpers.recorder import get_instance
+
+        history = await get_instance(self._hass).async_add_executor_job(
+            get_significant_states,
+            self._hass,
+            start,
+            end,
+            [entity_id],
+            None,
+            include_start,
+            False,
+        )
+        states = [s for s in history.get(entity_id, []) if isinstance(s, State)]
+        states.sort(key=lambda s: s.last_updated)
+        return states
+
+    async def _async_delta_across_reset(
+        self, entity_id: str, start: datetime, end: datetime, before: float, after: float
+    ) -> float:
+        """Return a reset meter's energy over the hour, walking its recorded readings.
+
+        Like the recorder's statistics: what it counted before the reset, then everything it
+        counted from zero. Without history, the new reading is all that is known.
+        """
+        total = 0.0
+        last = before
+        for state in await self._async_history(entity_id, start, end, include_start=False):
+            reading = _energy_kwh(state)
+            if reading is None or state.last_updated >= end:
+                continue
+            total += meter_delta_kwh(last, reading)
+            last = reading
+        return total + meter_delta_kwh(last, after)
+
     async def _async_soc_at(self, moments: Sequence[datetime]) -> list[float | None]:
         """Return the recorded SOC at each moment (the last state at or before it)."""
         entity_id = self._config.soc_entity
         if not moments or not entity_id or not recorder_available(self._hass):
             return [None for _ in moments]
-        from homeassistant.components.recorder.history import get_significant_states
-        from homeassistant.helpers.recorder import get_instance
-
         first, last = min(moments), max(moments)
-        history = await get_instance(self._hass).async_add_executor_job(
-            get_significant_states,
-            self._hass,
-            first,
-            last + timedelta(seconds=1),
-            [entity_id],
-            None,
-            True,
-            False,
+        # The history query excludes a state written exactly at its start: begin just before.
+        states = await self._async_history(
+            entity_id, first - timedelta(seconds=1), last + timedelta(seconds=1), include_start=True
         )
-        states = [s for s in history.get(entity_id, []) if isinstance(s, State)]
-        states.sort(key=lambda s: s.last_updated)
         result: list[float | None] = []
         for moment in moments:
             value: float | None = None

@@ -414,7 +414,8 @@ class ConsumptionForecaster:
             return []
         now = now or dt_util.now()
         end = dt_util.as_local(now).replace(minute=0, second=0, microsecond=0)
-        start = dt_util.start_of_local_day(end.date() - timedelta(days=self._history_days))
+        # Exactly N occurrences of every hour of the day before now.
+        start = end - timedelta(days=self._history_days)
         history = (
             await self.async_hourly_history(start, end) if recorder_available(self._hass) else {}
         )
