@@ -34,11 +34,16 @@ BATTERY = BatterySettings(
 )
 
 
-def local(day: date, hour: int, minute: int = 0, tz: tzinfo = STOCKHOLM) -> datetime:
-    """Return `minute` past the start of hour index `hour` of `day` (exact on DST days)."""
+def local(
+    day: date, hour: int, minute: int = 0, second: int = 0, tz: tzinfo = STOCKHOLM
+) -> datetime:
+    """Return the moment `minute`:`second` after the start of hour index `hour` of `day`.
+
+    Exact on DST days: never add a timedelta to a local time, which is wall-clock arithmetic
+    and drops the fold of the autumn day's second 02:00 hour.
+    """
     start = day_hour_starts(day, tz)[hour].astimezone(UTC)
-    # In UTC: adding to a local time is wall-clock arithmetic and loses the DST fold.
-    return (start + timedelta(minutes=minute)).astimezone(tz)
+    return (start + timedelta(minutes=minute, seconds=second)).astimezone(tz)
 
 
 def buy_price(start: datetime) -> float:

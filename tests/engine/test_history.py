@@ -158,3 +158,19 @@ def test_restore_refuses_corrupt_data_and_keeps_what_it_had(store: HistoricalDat
     with pytest.raises(ValueError, match="version"):
         store.restore({"version": 99, "events": []})
     assert store.get_completed_hours() == [1]
+
+
+def test_a_restored_autumn_event_equals_its_live_twin() -> None:
+    store = HistoricalDataStore(FakeClock(local(AUTUMN, 6)), STOCKHOLM)
+    for hour in (2, 3):
+        store.record_event(event(AUTUMN, hour, charged=float(hour)))
+
+    restored = HistoricalDataStore.from_dict(
+        json.loads(json.dumps(store.to_dict())), FakeClock(local(AUTUMN, 6)), STOCKHOLM
+    )
+
+    # Restored starts are UTC; the live ones are the ambiguous local 02:00s.
+    assert restored.record_event(event(AUTUMN, 2, charged=2.0)) is False
+    assert restored.record_event(event(AUTUMN, 3, charged=3.0)) is False
+    with pytest.raises(HistoryConflictError):
+        restored.record_event(event(AUTUMN, 3, charged=2.0))

@@ -31,7 +31,10 @@ class HistoryConflictError(Exception):
 
 def _same_measurement(a: HourlyEvent, b: HourlyEvent) -> bool:
     """Return whether two events describe the same hour identically (recording time aside)."""
-    return a.start == b.start and a.hour == b.hour and _payload(a) == _payload(b)
+    # In UTC: an ambiguous local time (the autumn 02:00 hours) never equals a time in
+    # another zone, so a restored (UTC) event would otherwise differ from its live twin.
+    same_start = a.start.astimezone(UTC) == b.start.astimezone(UTC)
+    return same_start and a.hour == b.hour and _payload(a) == _payload(b)
 
 
 def _payload(event: HourlyEvent) -> tuple[float, ...]:
