@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import BessConfigEntry, BessCoordinator
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.SWITCH]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up bess from a config entry."""
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services, once for all entries."""
+    async_setup_services(hass)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a config entry."""
+async def async_setup_entry(hass: HomeAssistant, entry: BessConfigEntry) -> bool:
+    """Set up one battery: load its stores, reconstruct today, plan, start the triggers."""
+    coordinator = BessCoordinator(hass, entry)
+    entry.runtime_data = coordinator
+    await coordinator.async_start()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: BessConfigEntry) -> bool:
+    """Unload one battery; the coordinator's shutdown (run on unload) saves its stores."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: BessConfigEntry) -> None:
+    """Delete the stored history and schedules of a removed battery."""
+    from .ha.storage import StorePersistence
+
+    await StorePersistence(hass, entry.entry_id).async_remove()
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: BessConfigEntry) -> None:
+    """Apply changed options by reloading the entry (stores are saved and reloaded)."""
+    await hass.config_entries.async_reload(entry.entry_id)

@@ -16,7 +16,7 @@ from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import (
     async_call_later,
@@ -122,6 +122,27 @@ def battery_settings(options: Mapping[str, Any]) -> BatterySettings:
     )
 
 
+class _EntryPersistence:
+    """The manager's Persistence port; the meters' last hour-boundary snapshot rides along.
+
+    The snapshot lets the first hour after a restart be measured from the meters rather than
+    rebuilt from the recorder.
+    """
+
+    def __init__(self, store: StorePersistence, energy: HomeAssistantEnergyData) -> None:
+        """Save through `store`, adding the snapshot of `energy`."""
+        self._store = store
+        self._energy = energy
+
+    async def load(self) -> dict[str, Any] | None:
+        """Return what was last saved."""
+        return await self._store.load()
+
+    async def save(self, data: dict[str, Any]) -> None:
+        """Save the manager's stores with the meter snapshot."""
+        await self._store.save({**data, "meter_snapshot": self._energy.snapshot_state()})
+
+
 class BessCoordinator(DataUpdateCoordinator[BessData]):
     """Runs the manager's scenarios on time triggers and publishes the result."""
 
@@ -143,10 +164,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             energy=self.energy,
             controller=self.controller,
             clock=HassClock(),
-            persistence=self.persistence,
+            persistence=_EntryPersistence(self.persistence, self.energy),
             executor=HassExecutor(hass),
+            tz=dt_util.get_default_time_zone(),
             terminal_value_per_kwh=float(
-                {**DEFAULTS, **entry.options}.get(CONF_TERMINAL_VALUE, 0.0)  # type: ignore[arg-type]
+                {**DEFAULTS, **entry.options}.get(CONF_TERMINAL_VALUE, 0.0)
             ),
             period_minutes=PERIOD_MINUTES,
         )
@@ -184,6 +206,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             return
         try:
             self.manager.load_state(raw)
+            self.energy.restore_snapshot(raw.get("meter_snapshot"))
         except (KeyError, TypeError, ValueError) as err:
             path = await self.persistence.async_keep_aside(raw)
             ir.async_create_issue(
@@ -204,7 +227,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             unsubscribe()
         self._unsubscribers.clear()
         self._cancel_price_retry()
-        await self.persistence.save(self.manager.dump_state())
+        await self.manager.async_save()
         await super().async_shutdown()
 
     # --- scenarios ----------------------------------------------------------------------
