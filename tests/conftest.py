@@ -7,16 +7,15 @@ test moves by hand (`Home.advance`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.bess.const import (
@@ -179,12 +178,12 @@ def mock_config_entry() -> MockConfigEntry:
 @pytest.fixture
 async def init_integration(
     hass: HomeAssistant, home: Home, mock_config_entry: MockConfigEntry
-) -> AsyncGenerator[MockConfigEntry]:
+) -> MockConfigEntry:
     """Set up bess for the test home."""
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    yield mock_config_entry
+    return mock_config_entry
 
 
 def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.bess.const import DOMAIN
