@@ -418,11 +418,13 @@ def step(
     until: datetime,
     tz: tzinfo,
 ) -> HomeState:
-    """Return the home at `until`, one stretch of constant sun and load under `command`."""
+    """Return the home at `until`, within one minute of constant sun and load, under `command`."""
     hours = (until - state.time).total_seconds() / 3600.0
     if hours <= 0:
         return state
-    middle = state.time + (until - state.time) / 2
+    # Sun and load are sampled once per whole minute, so a minute split by a command change
+    # flows exactly as it would have in one piece.
+    middle = state.time.astimezone(UTC).replace(second=30, microsecond=0)
     flows = dispatch(
         settings,
         command,
