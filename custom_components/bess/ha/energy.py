@@ -334,10 +334,13 @@ class HomeAssistantEnergyData:
         flows = self.measured_flows
         if not flows or not self._config.soc_entity:
             return None
-        hour_end = hour_start + HOUR
+        # Boundaries are compared and moved in UTC: local datetimes of one zone compare by
+        # wall clock, which makes the two 02:00 hours of an autumn day equal.
+        utc_start = hour_start.astimezone(UTC)
+        hour_end = utc_start + HOUR
         current = self.take_snapshot(hour_end)
         previous = self._snapshot
-        if previous is not None and previous.boundary != hour_start:
+        if previous is not None and previous.boundary.astimezone(UTC) != utc_start:
             previous = None
         self._snapshot = current
 
@@ -350,7 +353,7 @@ class HomeAssistantEnergyData:
                 missing.append(flow)
             elif after < RESET_RATIO * before:
                 deltas[flow] = await self._async_delta_across_reset(
-                    flows[flow], hour_start, hour_end, before, after
+                    flows[flow], utc_start, hour_end, before, after
                 )
             else:
                 deltas[flow] = meter_delta_kwh(before, after)
@@ -359,7 +362,7 @@ class HomeAssistantEnergyData:
 
         if missing or soc_start is None or soc_end is None:
             # A reading missing at either edge: the recorder knows the hour from its own data.
-            recorded = await self._async_recorded_hour(hour_start, missing)
+            recorded = await self._async_recorded_hour(utc_start, missing)
             if recorded is None:
                 _LOGGER.info(
                     "Hour %s not measured: no reading for %s and no recorded history",
@@ -462,17 +465,18 @@ class HomeAssistantEnergyData:
         flows = self.measured_flows
         if not hour_starts or not flows or not recorder_available(self._hass):
             return {}
-        ordered = sorted(hour_starts)
+        by_utc = {start.astimezone(UTC): start for start in hour_starts}
+        ordered = sorted(by_utc)
         changes = await async_hourly_changes(
             self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
         )
         edges = sorted({*ordered, *(start + HOUR for start in ordered)})
         soc_by_edge = dict(zip(edges, await self._async_soc_at(edges), strict=True))
         rebuilt: dict[datetime, HourMeasurement] = {}
-        for start in ordered:
-            key = start.astimezone(UTC)
+        for key in ordered:
+            start = by_utc[key]
             values = {flow: changes.get(entity, {}).get(key) for flow, entity in flows.items()}
-            soc_start, soc_end = soc_by_edge[start], soc_by_edge[start + HOUR]
+            soc_start, soc_end = soc_by_edge[key], soc_by_edge[key + HOUR]
             if soc_start is None or soc_end is None:
                 continue
             if any(value is None for value in values.values()):

@@ -81,7 +81,8 @@ def energy_to_periods(
     ordered = sorted(unique.values(), key=lambda item: item.start)
     length = timedelta(minutes=period_minutes)
     totals: list[float] = []
-    for start in period_starts:
+    for local_start in period_starts:
+        start = local_start.astimezone(UTC)
         end = start + length
         total = 0.0
         for interval in ordered:
@@ -111,7 +112,8 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt_util.get_default_time_zone())
-    return moment
+    # Time arithmetic in UTC: a local zone adds wall-clock hours, wrong on DST days.
+    return moment.astimezone(UTC)
 
 
 def _smallest_step(starts: Sequence[datetime], default: timedelta) -> timedelta:

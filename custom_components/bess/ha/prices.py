@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 import logging
@@ -125,21 +125,24 @@ def average_to_periods(
     ordered = sorted(unique.values(), key=lambda item: item.start)
     length = timedelta(minutes=period_minutes)
     averages: list[float] = []
-    for start in period_starts:
+    period_s = length.total_seconds()
+    for local_start in period_starts:
+        start = local_start.astimezone(UTC)
         end = start + length
-        covered_s = 0.0
+        covered = 0.0
         weighted = 0.0
         for interval in ordered:
             if interval.end <= start:
                 continue
             if interval.start >= end:
                 break
-            overlap_s = (min(end, interval.end) - max(start, interval.start)).total_seconds()
-            covered_s += overlap_s
-            weighted += overlap_s * interval.price_per_kwh
-        if covered_s < length.total_seconds() - 1:
+            # Weights as fractions of the period keep a single full-period price exact.
+            share = (min(end, interval.end) - max(start, interval.start)).total_seconds() / period_s
+            covered += share
+            weighted += share * interval.price_per_kwh
+        if covered < 1 - 1 / period_s:
             return None
-        averages.append(weighted / covered_s)
+        averages.append(weighted / covered)
     return averages
 
 
@@ -156,7 +159,8 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt_util.get_default_time_zone())
-    return moment
+    # Time arithmetic in UTC: a local zone adds wall-clock hours, wrong on DST days.
+    return moment.astimezone(UTC)
 
 
 def _entries_to_intervals(
@@ -328,7 +332,8 @@ class PriceSource:
         length = timedelta(minutes=self._period_minutes)
         days: set[date] = set()
         for start in period_starts:
-            for edge in (start, start + length - timedelta(seconds=1)):
+            utc_start = start.astimezone(UTC)
+            for edge in (utc_start, utc_start + length - timedelta(seconds=1)):
                 days.add(dt_util.as_local(edge).date())
                 if market_tz is not None:
                     days.add(edge.astimezone(market_tz).date())
