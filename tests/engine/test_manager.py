@@ -367,6 +367,24 @@ async def test_the_midnight_update_plans_the_whole_new_day_from_the_real_soc() -
     assert (stored.created_for_scenario, stored.optimization_hour) == ("hourly", 0)
 
 
+async def test_without_arguments_the_hour_that_just_ended_is_recorded_even_at_dst() -> None:
+    world = World(AUTUMN)
+    await world.manager.create_tomorrows_schedule()
+    for hour in range(5):
+        world.home.run_hour(local(AUTUMN, hour), world.controller.plan)
+        world.clock.set(local(AUTUMN, hour, 60, 5))
+        result = await world.manager.update_hourly_schedule()
+        assert result.start.astimezone(UTC) == local(AUTUMN, hour + 1).astimezone(UTC)
+
+    assert world.manager.history.get_completed_hours() == [0, 1, 2, 3, 4]
+    # At 00:00:05 the hour that ended is yesterday's last.
+    world.home.run_hour(local(AUTUMN, 24), None)
+    world.clock.set(local(AUTUMN + ONE_DAY, 0, 0, 5))
+    result = await world.manager.update_hourly_schedule()
+    assert world.manager.history.get_completed_hours(AUTUMN)[-1] == 24
+    assert result.start == local(AUTUMN + ONE_DAY, 0)
+
+
 async def test_an_hour_index_outside_the_day_is_refused() -> None:
     world = World(SPRING)
     world.clock.set(local(SPRING, 12, 5))

@@ -265,19 +265,26 @@ class SimpleBatterySystemManager:
             return result
 
     async def update_hourly_schedule(
-        self, completed_hour: int, day: date | None = None
+        self, completed_hour: int | None = None, day: date | None = None
     ) -> OptimizationResult:
         """Record the completed hour, then re-plan the rest of the day (design §5.2).
 
         `completed_hour` is an index within `day`; `day` defaults to the day of the hour that
-        ended last (at 00:00 that is yesterday). After the last hour of a day the whole next
-        day is planned.
+        ended last (at 00:00 that is yesterday), and with neither given the hour that ended
+        last is the completed one (exact on DST days). After the last hour of a day the
+        whole next day is planned.
         """
         async with self._lock:
             now = self._clock.now()
+            # In UTC: one hour back on the local wall clock is wrong around a DST change.
+            last_start = hour_start(now, self._tz).astimezone(UTC) - timedelta(hours=1)
+            last_day, last_index = hour_index(last_start, self._tz)
             if day is None:
-                last_start = hour_start(now, self._tz).astimezone(UTC) - timedelta(hours=1)
-                day = last_start.astimezone(self._tz).date()
+                day = last_day
+            if completed_hour is None:
+                if day != last_day:
+                    raise ValueError("give completed_hour when day is not the last hour's day")
+                completed_hour = last_index
             day_starts = day_hour_starts(day, self._tz)
             if not 0 <= completed_hour < len(day_starts):
                 raise ValueError(f"{day} has no hour {completed_hour}")
