@@ -81,7 +81,11 @@ class EnergyData(Protocol):
     async def reconstruct_hours(
         self, hour_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
-        """Rebuild past hours from stored history; hours that cannot be rebuilt are left out."""
+        """Rebuild past hours from stored history; hours that cannot be rebuilt are left out.
+
+        Key the result by each hour's start in UTC: the autumn day's two 02:00 hours are
+        equal (and hash alike) as local datetimes, so a dict keyed by them keeps only one.
+        """
         ...
 
 
