@@ -305,7 +305,8 @@ def _days_without_data(
 ) -> set[date]:
     """Return the local days of the periods on which the forecast has no entry at all."""
     covered = {dt_util.as_local(item.start).date() for item in intervals}
-    covered |= {dt_util.as_local(item.end).date() for item in intervals}
+    # An interval ending at midnight does not reach into the next day.
+    covered |= {dt_util.as_local(item.end - timedelta(microseconds=1)).date() for item in intervals}
     return {dt_util.as_local(start).date() for start in period_starts} - covered
 
 
