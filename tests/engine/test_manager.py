@@ -534,3 +534,20 @@ def test_events_carry_their_hours_prices_and_start() -> None:
     # A guard on the fakes the day tests rely on: prices differ by hour.
     assert buy_price(local(DAY, 2)) != buy_price(local(DAY, 18))
     assert HourlyEvent.__dataclass_fields__.keys() >= {"start", "buy_price", "sell_price"}
+
+
+async def test_a_forecast_of_the_wrong_length_is_missing_data_not_a_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World(DAY)
+
+    async def short_forecast(period_starts: object) -> list[float]:
+        return [0.0] * 3
+
+    monkeypatch.setattr(world.home, "get_solar_forecast", short_forecast)
+    with pytest.raises(DataUnavailableError, match="solar forecast"):
+        await world.manager.create_tomorrows_schedule()
+
+    assert world.manager.last_error == "solar forecast: 3 values for 24 periods"
+    assert world.inputs == []
+    assert world.manager.schedules.get_all_schedules_today(DAY) == []

@@ -11,7 +11,8 @@ before anything is optimized (the hour already recorded stays recorded).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import functools
@@ -242,7 +243,7 @@ class SimpleBatterySystemManager:
 
         Returns None, and sets `waiting_for_prices`, when the day's prices are not published.
         """
-        async with self._lock:
+        async with self._lock, self._errors_recorded():
             now = self._clock.now()
             if day is None:
                 day = now.astimezone(self._tz).date() + timedelta(days=1)
@@ -274,7 +275,7 @@ class SimpleBatterySystemManager:
         last is the completed one (exact on DST days). After the last hour of a day the
         whole next day is planned.
         """
-        async with self._lock:
+        async with self._lock, self._errors_recorded():
             now = self._clock.now()
             # In UTC: one hour back on the local wall clock is wrong around a DST change.
             last_start = hour_start(now, self._tz).astimezone(UTC) - timedelta(hours=1)
@@ -291,7 +292,7 @@ class SimpleBatterySystemManager:
 
             await self._record_hours(now, [day_starts[completed_hour]], live=True)
 
-            soc = await self._read_soc()
+            soc = await self._energy.get_battery_soc()
             next_hour = completed_hour + 1
             if next_hour == len(day_starts):
                 day, next_hour = day + timedelta(days=1), 0
@@ -311,7 +312,7 @@ class SimpleBatterySystemManager:
         hours before it that have no event are reconstructed, recorded ones are kept as they
         are.
         """
-        async with self._lock:
+        async with self._lock, self._errors_recorded():
             now = self._clock.now()
             day, now_hour = hour_index(now, self._tz)
             if current_hour is None:
@@ -322,7 +323,7 @@ class SimpleBatterySystemManager:
 
             await self._record_hours(now, day_starts[:current_hour], live=False)
 
-            soc = await self._read_soc()
+            soc = await self._energy.get_battery_soc()
             starts = day_starts[current_hour:]
             prices = await self._prices_or_planned(starts, day)
             result = await self._plan(
@@ -442,14 +443,13 @@ class SimpleBatterySystemManager:
                     buy=tuple(p.buy_price for p in periods),
                     sell=tuple(p.sell_price for p in periods),
                 )
-        error = DataUnavailableError("prices", f"no prices for the rest of {day.isoformat()}")
-        self._last_error = str(error)
-        raise error
+        raise DataUnavailableError("prices", f"no prices for the rest of {day.isoformat()}")
 
-    async def _read_soc(self) -> float:
-        """Return the real SOC; record and re-raise DataUnavailableError."""
+    @contextlib.asynccontextmanager
+    async def _errors_recorded(self) -> AsyncIterator[None]:
+        """Keep missing data as the last error (the controller's are kept by `_apply`)."""
         try:
-            return await self._energy.get_battery_soc()
+            yield
         except DataUnavailableError as err:
             self._last_error = str(err)
             raise
@@ -474,11 +474,7 @@ class SimpleBatterySystemManager:
             ("consumption forecast", load),
         ):
             if len(series) != len(starts):
-                error = DataUnavailableError(
-                    name, f"{len(series)} values for {len(starts)} periods"
-                )
-                self._last_error = str(error)
-                raise error
+                raise DataUnavailableError(name, f"{len(series)} values for {len(starts)} periods")
         battery = self._battery
         # A real SOC outside the configured window (e.g. below min after a deep discharge)
         # is planned from the nearest allowed SOC: the optimizer only knows feasible states.
