@@ -149,20 +149,24 @@ def assert_same_hour(actual: HourMeasurement, expected: HourMeasurement) -> None
 
 
 async def run_live_day(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, data: HomeAssistantEnergyData
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    data: HomeAssistantEnergyData,
+    day: date = DAY,
 ) -> dict[datetime, HourMeasurement]:
     """Publish every reading of hours 0–13 at its time and measure each hour at its end."""
-    starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
+    starts = day_hour_starts(day, dt_util.get_default_time_zone())
     readings = {flow: meter_readings(flow) for flow in METERS}
     measured: dict[datetime, HourMeasurement] = {}
     for boundary_index in range(15):
-        boundary = starts[0] + timedelta(hours=boundary_index)
+        # Absolute hours from midnight: exact across the DST change.
+        boundary = dt_util.as_local(dt_util.as_utc(starts[0]) + timedelta(hours=boundary_index))
         if boundary_index == RESET_HOUR + 1:
             # Inside hour 1: the last count before the reset, then the meter restarts.
-            freezer.move_to(starts[RESET_HOUR] + timedelta(minutes=20))
+            freezer.move_to(dt_util.as_utc(starts[RESET_HOUR]) + timedelta(minutes=20))
             set_meter(hass, "grid_import", readings["grid_import"][RESET_HOUR] + BEFORE_RESET_KWH)
             await hass.async_block_till_done()
-            freezer.move_to(starts[RESET_HOUR] + timedelta(minutes=21))
+            freezer.move_to(dt_util.as_utc(starts[RESET_HOUR]) + timedelta(minutes=21))
             set_meter(hass, "grid_import", 0.0)
             await hass.async_block_till_done()
         freezer.move_to(boundary)
@@ -172,10 +176,13 @@ async def run_live_day(
         await hass.async_block_till_done()
         await async_wait_recording_done(hass)
         freezer.tick(timedelta(seconds=5))
-        result = await data.measure_hour(boundary - timedelta(hours=1))
+        result = await data.measure_hour(
+            dt_util.as_local(dt_util.as_utc(boundary) - timedelta(hours=1))
+        )
         if boundary_index > 0:
             assert result is not None, f"hour {boundary_index - 1} not measured"
-            measured[result.start] = result
+            # UTC keys: the two local 02:00 hours of an autumn day are equal as local keys.
+            measured[dt_util.as_utc(result.start)] = result
     return measured
 
 
@@ -207,6 +214,34 @@ async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
     hour12 = rebuilt[starts[12]]
     assert hour12.grid_exported == pytest.approx(0.3)
     assert hour12.home_consumed == pytest.approx(0.7)
+
+
+async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.config.async_set_time_zone(TZ)
+    autumn = date(2025, 10, 26)
+    starts = day_hour_starts(autumn, dt_util.get_default_time_zone())[:14]
+    freezer.move_to(dt_util.as_utc(starts[0]) - timedelta(minutes=30))
+    import_day_statistics(hass, starts)
+    await async_wait_recording_done(hass)
+    options = EnergySourceConfig.from_entry_options(OPTIONS)
+
+    live = await run_live_day(hass, freezer, HomeAssistantEnergyData(hass, options), autumn)
+    rebuilt = await HomeAssistantEnergyData(hass, options).reconstruct_hours(starts)
+
+    assert (starts[2].hour, starts[3].hour) == (2, 2)
+    assert len(rebuilt) == 14
+    assert len(live) == 14
+    # Python never finds a local time of the doubled hour equal to another zone's: look up in UTC.
+    utc = [dt_util.as_utc(start) for start in starts]
+    assert sorted(rebuilt) == utc
+    for key in utc:
+        assert_same_hour(rebuilt[key], live[key])
+    assert rebuilt[utc[3]].start.fold == 1
+    assert rebuilt[utc[2]].battery_discharged == pytest.approx(DISCHARGE[2])
+    assert rebuilt[utc[3]].battery_soc_start == pytest.approx(SOC_EDGES[3])
+    assert rebuilt[utc[3]].battery_soc_end == pytest.approx(SOC_EDGES[4])
 
 
 async def test_meter_reset_mid_hour_counts_energy_before_and_after(

@@ -461,7 +461,10 @@ class HomeAssistantEnergyData:
     async def reconstruct_hours(
         self, hour_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
-        """Rebuild past hours from hourly statistics and the SOC history; gaps are left out."""
+        """Rebuild past hours from hourly statistics and the SOC history; gaps are left out.
+
+        Keys are the hour starts in UTC (they compare and hash equal to the local starts).
+        """
         flows = self.measured_flows
         if not hour_starts or not flows or not recorder_available(self._hass):
             return {}
@@ -484,7 +487,8 @@ class HomeAssistantEnergyData:
             flows_kwh = {
                 flow: max(value, 0.0) for flow, value in values.items() if value is not None
             }
-            rebuilt[start] = build_measurement(start, soc_start, soc_end, flows_kwh)
+            # Keyed in UTC: the two local 02:00 hours of an autumn day would be one key.
+            rebuilt[key] = build_measurement(start, soc_start, soc_end, flows_kwh)
         return rebuilt
 
     def describe_sources(self) -> dict[str, Any]:
