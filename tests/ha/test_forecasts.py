@@ -46,7 +46,7 @@ def hours(day: date) -> list[Any]:
 
 def add_solcast(hass: HomeAssistant, *, registered: bool = True) -> dict[str, Any]:
     """Publish Solcast's today and tomorrow sensors, in one config entry when registered."""
-    payload = load_fixture("solcast.json")
+    payload: dict[str, Any] = load_fixture("solcast.json")
     entry = MockConfigEntry(domain="solcast_solar")
     entry.add_to_hass(hass)
     for key, unique in (("today", "forecast_today"), ("tomorrow", "forecast_tomorrow")):

@@ -38,7 +38,7 @@ from .conftest import load_fixture
 def publish(hass: HomeAssistant, payload: dict[str, Any]) -> str:
     """Set the entity state a fixture describes; return its entity id."""
     hass.states.async_set(payload["entity_id"], payload["state"], payload["attributes"])
-    return payload["entity_id"]
+    return str(payload["entity_id"])
 
 
 def hacs_raw(payload: dict[str, Any], key: str) -> list[float]:
