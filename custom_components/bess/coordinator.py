@@ -238,12 +238,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         _, current_hour = hour_index(now, now.tzinfo or dt_util.get_default_time_zone())
         await self._async_run(lambda: self.manager.restart_and_reconstruct(current_hour))
 
-    async def async_update_schedule(self, now: datetime | None = None) -> None:
+    async def async_update_schedule(self) -> None:
         """Scenario 2: record the hour just completed and re-plan the rest of the day."""
-        now = now or dt_util.now()
-        tz = now.tzinfo or dt_util.get_default_time_zone()
-        day, completed = hour_index(now - timedelta(hours=1), tz)
-        await self._async_run(lambda: self.manager.update_hourly_schedule(completed, day=day))
+        # The manager finds the hour that just ended in UTC: one hour back on the local
+        # wall clock is the wrong hour around a DST change.
+        await self._async_run(self.manager.update_hourly_schedule)
 
     async def async_create_tomorrows_schedule(self) -> None:
         """Scenario 1: plan tomorrow (or wait for its prices)."""
@@ -301,7 +300,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def _async_on_hour_trigger(self, now: datetime) -> None:
         """Every hour on the hour."""
-        await self.async_update_schedule(now)
+        await self.async_update_schedule()
 
     async def _async_on_tomorrow_trigger(self, now: datetime) -> None:
         """Every day at 23:55."""

@@ -71,6 +71,7 @@ class StorePersistence:
         target = f"{self.path}.invalid.{dt_util.utcnow().strftime('%Y%m%dT%H%M%S')}"
 
         def _write() -> None:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
             Path(target).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
         await self._hass.async_add_executor_job(_write)

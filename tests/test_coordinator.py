@@ -1,0 +1,235 @@
+"""The coordinator's triggers at local times, DST days, and what survives a reload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.bess.const import DOMAIN
+from custom_components.bess.engine.timeutil import hours_in_day
+
+from .conftest import Home, local
+
+
+async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _next_hour(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, home: Home, **flows: float
+) -> None:
+    """Let one hour pass: the meters move, then the clock reaches the next full hour."""
+    home.advance(**flows)
+    now = dt_util.utcnow()
+    freezer.move_to(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    async_fire_time_changed(hass)
+    # Time triggers run as background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_each_hour_is_recorded_and_the_rest_replanned(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 8, 30))
+    home.set_prices(local(2026, 11, 24, 0).date())
+    await _set_up(hass, mock_config_entry)
+    manager = mock_config_entry.runtime_data.manager
+
+    # Set up mid-hour: 08:00–09:00 has no reading at its start (and no recorder here).
+    await _next_hour(hass, freezer, home, grid_import=1.0)  # 08:30 → 09:00
+    await _next_hour(hass, freezer, home, grid_import=1.5, charge=0.5)  # 09:00 → 10:00
+    event = manager.history.get_hour_event(9)
+    assert event is not None
+    assert event.grid_imported == 1.5
+    assert event.battery_charged == 0.5
+    assert event.home_consumed == 1.0  # derived from the balance
+    assert event.buy_price == 1.10 + 0.01 * (local(2026, 11, 24, 0).date().toordinal() % 7)
+    latest = manager.schedules.get_latest_schedule()
+    assert latest.created_for_scenario == "hourly"
+    assert latest.optimization_hour == 10
+    assert len(latest.result.periods) == 14
+
+    state = hass.states.get("sensor.home_battery_daily_view")
+    hours = state.attributes["hours"]
+    assert len(hours) == 24
+    assert hours[9]["source"] == "actual"
+    assert hours[8]["source"] == "missing"  # before set-up, no meters, no recorder: never invented
+    assert [h["source"] for h in hours[10:]] == ["predicted"] * 14
+    assert hass.states.get("sensor.home_battery_actual_hours").state == "1"
+    assert hass.states.get("sensor.home_battery_predicted_hours").state == "14"
+
+
+async def test_tomorrow_is_planned_at_23_55(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 23, 50))
+    home.set_prices(local(2026, 11, 24, 0).date())
+    await _set_up(hass, mock_config_entry)
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "not_yet"
+
+    freezer.move_to(local(2026, 11, 24, 23, 55))
+    async_fire_time_changed(hass)
+    # Time triggers run as background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    tomorrow = mock_config_entry.runtime_data.manager.tomorrow_result
+    assert tomorrow is not None
+    assert tomorrow.start == local(2026, 11, 25, 0)
+    assert len(tomorrow.periods) == 24
+    # Design §5.1: tomorrow is planned from the minimum SOC.
+    assert tomorrow.periods[0].soc_start_percent == 10.0
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "planned"
+    savings = hass.states.get("sensor.home_battery_tomorrow_planned_savings")
+    assert (
+        float(savings.state) == round(tomorrow.total_savings, 2)
+        or abs(float(savings.state) - tomorrow.total_savings) < 1e-6
+    )
+    assert len(savings.attributes["hours"]) == 24
+
+
+async def test_tomorrow_waits_for_prices_and_plans_when_they_arrive(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 23, 50))
+    home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
+    await _set_up(hass, mock_config_entry)
+
+    freezer.move_to(local(2026, 11, 24, 23, 55))
+    async_fire_time_changed(hass)
+    # Time triggers run as background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    manager = mock_config_entry.runtime_data.manager
+    assert manager.tomorrow_result is None
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "waiting_for_prices"
+
+    freezer.move_to(local(2026, 11, 24, 23, 57))
+    home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=True)
+    await hass.async_block_till_done()
+    assert manager.tomorrow_result is not None
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "planned"
+
+
+async def _run_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    entry: MockConfigEntry,
+    day: tuple[int, int, int],
+) -> list[dict]:
+    """Set up at 23:30 the day before, let every hour pass, return the next morning's view."""
+    start = local(*day, 0)
+    freezer.move_to(start - timedelta(minutes=30))
+    home.set_prices(start.date() - timedelta(days=1))
+    await _set_up(hass, entry)
+    manager = entry.runtime_data.manager
+    await _next_hour(hass, freezer, home, grid_import=1.0)  # to midnight
+    home.set_prices(start.date())
+    for _ in range(hours_in_day(start.date(), start.tzinfo)):
+        await _next_hour(hass, freezer, home, grid_import=1.0)
+    return [h.to_dict() for h in manager.build_daily_view(start.date()).hourly_data]
+
+
+async def test_spring_dst_day_has_23_hours(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    hours = await _run_day(hass, freezer, home, mock_config_entry, (2026, 3, 29))
+    assert len(hours) == 23
+    assert [h["source"] for h in hours] == ["actual"] * 23
+    # 02:00 does not exist: the third hour starts at 03:00 local (01:00 UTC).
+    assert hours[2]["start"] == "2026-03-29T01:00:00+00:00"
+
+
+async def test_autumn_dst_day_has_25_hours(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    hours = await _run_day(hass, freezer, home, mock_config_entry, (2026, 10, 25))
+    assert len(hours) == 25
+    assert [h["source"] for h in hours] == ["actual"] * 25
+    # The doubled 02:00 hour: two distinct hours, an hour apart in UTC.
+    assert hours[2]["start"] == "2026-10-25T00:00:00+00:00"
+    assert hours[3]["start"] == "2026-10-25T01:00:00+00:00"
+    assert (
+        mock_config_entry.runtime_data.manager.history.get_hour_event(
+            24, local(2026, 10, 25, 0).date()
+        )
+        is not None
+    )
+
+
+async def test_reload_mid_day_keeps_every_recorded_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 5, 30))
+    home.set_prices(local(2026, 11, 24, 0).date())
+    await _set_up(hass, mock_config_entry)
+    for _ in range(5):  # 05:30 → 10:00
+        await _next_hour(hass, freezer, home, grid_import=0.8, discharge=0.2)
+    manager = mock_config_entry.runtime_data.manager
+    before = [manager.history.get_hour_event(h) for h in range(6, 10)]
+    assert all(event is not None for event in before)
+
+    freezer.move_to(local(2026, 11, 24, 10, 20))
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    manager = mock_config_entry.runtime_data.manager
+    assert [manager.history.get_hour_event(h) for h in range(6, 10)] == before
+    view = manager.build_daily_view()
+    assert [h.source for h in view.hourly_data[6:10]] == ["actual"] * 4
+    assert view.hourly_data[10].source == "predicted"
+    assert abs(view.total_savings - sum(h.savings or 0 for h in view.hourly_data)) < 1e-9
+
+
+async def test_soc_unavailable_and_back(
+    hass: HomeAssistant,
+    home: Home,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+    home.set_soc("unavailable")
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    assert hass.states.get("sensor.home_battery_planned_battery_action").state == "unavailable"
+    issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{init_integration.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["source"] == "sensor.battery_soc"
+
+    home.set_soc(42.0)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{init_integration.entry_id}")
+        is None
+    )
+    latest = init_integration.runtime_data.manager.latest_result
+    assert latest.periods[0].soc_start_percent == pytest.approx(42.0)
