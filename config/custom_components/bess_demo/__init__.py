@@ -1,6 +1,7 @@
 """A simulated home for developing bess: battery and inverter, solar, household, spot price.
 
-Development only, set up from configuration.yaml:
+Development only, set up from configuration.yaml (imported into a config entry, so its sensors
+belong to one entry as a real integration's do):
 
     bess_demo:
       capacity_kwh: 10        # any HomeSettings field may be given
@@ -12,18 +13,22 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, discovery
+from homeassistant.config_entries import SOURCE_IMPORT, ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
 from .bess_entry import async_create_bess_entry
-from .const import CONF_CREATE_BESS_ENTRY, CONF_INITIAL_SOC, DOMAIN, PLATFORMS
+from .const import CONF_CREATE_BESS_ENTRY, CONF_INITIAL_SOC, DOMAIN
 from .home import DemoHome
 from .sim import HomeSettings
 
+type DemoConfigEntry = ConfigEntry[DemoHome]
+
+PLATFORMS = [Platform.NUMBER, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
 _SETTING_FIELDS = {f.name for f in fields(HomeSettings)}
 
 CONFIG_SCHEMA = vol.Schema(
@@ -43,10 +48,19 @@ CONFIG_SCHEMA = vol.Schema(
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Import the demo home from configuration.yaml into its config entry."""
+    if DOMAIN in config:
+        hass.async_create_task(
+            hass.config_entries.flow.async_init(
+                DOMAIN, context={"source": SOURCE_IMPORT}, data=dict(config[DOMAIN])
+            )
+        )
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: DemoConfigEntry) -> bool:
     """Build the demo home, start its clock and add its entities."""
-    conf = config.get(DOMAIN)
-    if conf is None:
-        return True
+    conf = entry.data
     given = {key: value for key, value in conf.items() if key in _SETTING_FIELDS}
     settings = HomeSettings(
         **{
@@ -55,26 +69,21 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             **given,
         }
     )
-    home = DemoHome(hass, settings, conf[CONF_INITIAL_SOC])
+    home = DemoHome(hass, settings, conf.get(CONF_INITIAL_SOC, 50.0))
     await home.async_start()
-    hass.data[DOMAIN] = home
+    entry.runtime_data = home
+    entry.async_on_unload(home.async_stop)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 
-    @callback
-    def _stop(_: Event) -> None:
-        home.async_stop()
+    if conf.get(CONF_CREATE_BESS_ENTRY, True):
 
-    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop)
-
-    for platform in PLATFORMS:
-        hass.async_create_task(
-            discovery.async_load_platform(hass, Platform(platform), DOMAIN, {}, config),
-            eager_start=True,
-        )
-
-    if conf[CONF_CREATE_BESS_ENTRY]:
-
-        async def _create_entry(hass: HomeAssistant) -> None:
+        async def _create_bess_entry(hass: HomeAssistant) -> None:
             await async_create_bess_entry(hass, home)
 
-        async_at_started(hass, _create_entry)
+        entry.async_on_unload(async_at_started(hass, _create_bess_entry))
     return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: DemoConfigEntry) -> bool:
+    """Stop the demo home and remove its entities."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

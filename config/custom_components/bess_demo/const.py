@@ -7,7 +7,7 @@ from typing import Final
 DOMAIN: Final = "bess_demo"
 SIGNAL_UPDATE: Final = f"{DOMAIN}_update"
 STORAGE_VERSION: Final = 1
-PLATFORMS: Final = ("sensor", "select", "number", "switch")
+
 
 CONF_INITIAL_SOC: Final = "initial_soc_percent"
 CONF_CREATE_BESS_ENTRY: Final = "create_bess_entry"

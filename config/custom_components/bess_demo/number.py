@@ -6,23 +6,19 @@ from homeassistant.components.number import NumberDeviceClass, NumberEntity, Num
 from homeassistant.const import UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
-from .const import DOMAIN
+from . import DemoConfigEntry
 from .entity import DemoEntity
 from .home import DemoHome
 
 
-async def async_setup_platform(
+async def async_setup_entry(
     hass: HomeAssistant,
-    config: ConfigType,
+    entry: DemoConfigEntry,
     async_add_entities: AddEntitiesCallback,
-    discovery_info: DiscoveryInfoType | None = None,
 ) -> None:
     """Add the two power set-points."""
-    if discovery_info is None:
-        return
-    home: DemoHome = hass.data[DOMAIN]
+    home = entry.runtime_data
     async_add_entities(
         [
             DemoPowerNumber(home, "charge_power", "Demo inverter charge power", discharge=False),

@@ -5,24 +5,20 @@ from __future__ import annotations
 from homeassistant.components.select import SelectEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
-from .const import DOMAIN
+from . import DemoConfigEntry
 from .entity import DemoEntity
 from .home import DemoHome
 from .sim import WorkMode
 
 
-async def async_setup_platform(
+async def async_setup_entry(
     hass: HomeAssistant,
-    config: ConfigType,
+    entry: DemoConfigEntry,
     async_add_entities: AddEntitiesCallback,
-    discovery_info: DiscoveryInfoType | None = None,
 ) -> None:
     """Add the work-mode select."""
-    if discovery_info is None:
-        return
-    async_add_entities([DemoWorkModeSelect(hass.data[DOMAIN])])
+    async_add_entities([DemoWorkModeSelect(entry.runtime_data)])
 
 
 class DemoWorkModeSelect(DemoEntity, SelectEntity):

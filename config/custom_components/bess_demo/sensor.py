@@ -16,10 +16,10 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 from homeassistant.util import dt as dt_util
 
-from .const import CURRENCY_FALLBACK, DOMAIN
+from . import DemoConfigEntry
+from .const import CURRENCY_FALLBACK
 from .entity import DemoEntity
 from .home import DemoHome
 from .sim import day_hour_starts, day_prices, prices_published, solar_forecast_kwh
@@ -96,16 +96,13 @@ SENSORS: tuple[DemoSensorDescription, ...] = (
 )
 
 
-async def async_setup_platform(
+async def async_setup_entry(
     hass: HomeAssistant,
-    config: ConfigType,
+    entry: DemoConfigEntry,
     async_add_entities: AddEntitiesCallback,
-    discovery_info: DiscoveryInfoType | None = None,
 ) -> None:
     """Add the demo home's sensors."""
-    if discovery_info is None:
-        return
-    home: DemoHome = hass.data[DOMAIN]
+    home = entry.runtime_data
     currency = hass.config.currency or CURRENCY_FALLBACK
     async_add_entities(
         [

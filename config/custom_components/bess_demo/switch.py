@@ -7,23 +7,19 @@ from typing import Any
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
-from .const import DOMAIN
+from . import DemoConfigEntry
 from .entity import DemoEntity
 from .home import DemoHome
 
 
-async def async_setup_platform(
+async def async_setup_entry(
     hass: HomeAssistant,
-    config: ConfigType,
+    entry: DemoConfigEntry,
     async_add_entities: AddEntitiesCallback,
-    discovery_info: DiscoveryInfoType | None = None,
 ) -> None:
     """Add the grid-charging switch."""
-    if discovery_info is None:
-        return
-    async_add_entities([DemoGridChargingSwitch(hass.data[DOMAIN])])
+    async_add_entities([DemoGridChargingSwitch(entry.runtime_data)])
 
 
 class DemoGridChargingSwitch(DemoEntity, SwitchEntity):
