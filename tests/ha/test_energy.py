@@ -314,6 +314,33 @@ async def test_unavailable_meter_falls_back_to_recorder_statistics(
         assert measured.battery_soc_start == pytest.approx(SOC_EDGES[hour])
 
 
+async def test_first_hour_after_restart_is_measured_from_recorded_states(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.config.async_set_time_zone(TZ)
+    starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
+    readings = {flow: meter_readings(flow) for flow in METERS}
+    for index in (12, 13):
+        freezer.move_to(starts[index])
+        for flow in METERS:
+            set_meter(hass, flow, readings[flow][index])
+        set_soc(hass, round(SOC_EDGES[index], 6))
+        await hass.async_block_till_done()
+        await async_wait_recording_done(hass)
+    # Restarted at 12:30 without a saved snapshot; hour 12's statistics are not compiled yet.
+    restarted = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
+    freezer.tick(timedelta(seconds=3))
+
+    measured = await restarted.measure_hour(starts[12])
+
+    assert measured is not None
+    assert measured.solar_generated == pytest.approx(SOLAR[12])
+    assert measured.grid_exported == pytest.approx(FLOWS["grid_export"][12])
+    assert measured.battery_charged == pytest.approx(CHARGE[12])
+    assert measured.home_consumed == pytest.approx(HOME[12])
+    assert measured.battery_soc_start == pytest.approx(SOC_EDGES[12])
+
+
 async def test_unavailable_meter_without_history_gives_no_hour(hass: HomeAssistant) -> None:
     data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
     start = dt_util.start_of_local_day()

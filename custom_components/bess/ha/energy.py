@@ -7,7 +7,7 @@ same meters and the SOC's state history, so both agree on the same data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
@@ -362,7 +362,7 @@ class HomeAssistantEnergyData:
 
         if missing or soc_start is None or soc_end is None:
             # A reading missing at either edge: the recorder knows the hour from its own data.
-            recorded = await self._async_recorded_hour(utc_start, missing)
+            recorded = await self._async_recorded_hour(utc_start, missing, previous, current)
             if recorded is None:
                 _LOGGER.info(
                     "Hour %s not measured: no reading for %s and no recorded history",
@@ -377,25 +377,54 @@ class HomeAssistantEnergyData:
         return build_measurement(hour_start, soc_start, soc_end, deltas)
 
     async def _async_recorded_hour(
-        self, hour_start: datetime, flows: Sequence[str]
+        self,
+        hour_start: datetime,
+        flows: Sequence[str],
+        previous: MeterSnapshot | None,
+        current: MeterSnapshot,
     ) -> tuple[dict[str, float], float, float] | None:
-        """Return the given flows and the edge SOCs of one hour from the recorder, or None."""
+        """Return the given flows and the edge SOCs of one hour from the recorder, or None.
+
+        The hour's compiled statistics come first; right after the boundary they are not
+        compiled yet, so the meters' recorded states at the hour's edges come next.
+        """
         if not recorder_available(self._hass):
             return None
         hour_end = hour_start + HOUR
         entities = {flow: self.measured_flows[flow] for flow in flows}
         changes = await async_hourly_changes(self._hass, entities.values(), hour_start, hour_end)
-        key = hour_start.astimezone(UTC)
         flows_kwh: dict[str, float] = {}
         for flow, entity_id in entities.items():
-            value = changes.get(entity_id, {}).get(key)
+            value = changes.get(entity_id, {}).get(hour_start)
+            if value is None:
+                value = await self._async_delta_from_states(
+                    entity_id,
+                    hour_start,
+                    previous.readings_kwh.get(flow) if previous else None,
+                    current.readings_kwh.get(flow),
+                )
             if value is None:
                 return None
             flows_kwh[flow] = max(value, 0.0)
-        socs = await self._async_soc_at([hour_start, hour_end])
+        socs = await self._async_values_at(
+            self._config.soc_entity, [hour_start, hour_end], _soc_percent
+        )
         if socs[0] is None or socs[1] is None:
             return None
         return flows_kwh, socs[0], socs[1]
+
+    async def _async_delta_from_states(
+        self, entity_id: str, hour_start: datetime, before: float | None, after: float | None
+    ) -> float | None:
+        """Return a meter's energy over the hour from its recorded states, or None."""
+        hour_end = hour_start + HOUR
+        if before is None:
+            before = (await self._async_values_at(entity_id, [hour_start], _energy_kwh))[0]
+        if after is None:
+            after = (await self._async_values_at(entity_id, [hour_end], _energy_kwh))[0]
+        if before is None or after is None:
+            return None
+        return await self._async_delta_across_reset(entity_id, hour_start, hour_end, before, after)
 
     async def _async_history(
         self, entity_id: str, start: datetime, end: datetime, include_start: bool
@@ -438,9 +467,13 @@ class HomeAssistantEnergyData:
             last = reading
         return total + meter_delta_kwh(last, after)
 
-    async def _async_soc_at(self, moments: Sequence[datetime]) -> list[float | None]:
-        """Return the recorded SOC at each moment (the last state at or before it)."""
-        entity_id = self._config.soc_entity
+    async def _async_values_at(
+        self,
+        entity_id: str | None,
+        moments: Sequence[datetime],
+        parse: Callable[[State | None], float | None],
+    ) -> list[float | None]:
+        """Return the entity's recorded value at each moment (its last state at or before it)."""
         if not moments or not entity_id or not recorder_available(self._hass):
             return [None for _ in moments]
         first, last = min(moments), max(moments)
@@ -454,7 +487,7 @@ class HomeAssistantEnergyData:
             for state in states:
                 if state.last_updated > moment:
                     break
-                value = _soc_percent(state)
+                value = parse(state)
             result.append(value)
         return result
 
@@ -474,7 +507,8 @@ class HomeAssistantEnergyData:
             self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
         )
         edges = sorted({*ordered, *(start + HOUR for start in ordered)})
-        soc_by_edge = dict(zip(edges, await self._async_soc_at(edges), strict=True))
+        socs = await self._async_values_at(self._config.soc_entity, edges, _soc_percent)
+        soc_by_edge = dict(zip(edges, socs, strict=True))
         rebuilt: dict[datetime, HourMeasurement] = {}
         for key in ordered:
             start = by_utc[key]
