@@ -272,6 +272,10 @@ async def test_nordpool_core_service_per_mwh_becomes_per_kwh(hass: HomeAssistant
     assert prices.sell == pytest.approx([p / 1000 for p in per_mwh])
     assert prices.buy == pytest.approx([p / 1000 + 0.1 for p in per_mwh])
     assert "2025-03-11" in asked
+    # A published day is asked for once, not at every re-plan.
+    calls = len(asked)
+    assert await data.get_prices(tomorrow) == prices
+    assert len(asked) == calls
 
 
 @pytest.mark.usefixtures("stockholm")

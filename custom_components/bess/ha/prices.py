@@ -264,6 +264,8 @@ class PriceSource:
         self._entity_id = entity_id
         self._formula = formula
         self._period_minutes = period_minutes
+        # Published delivery days never change: ask Nord Pool's API for each only once.
+        self._nordpool_days: dict[date, list[PriceInterval]] = {}
 
     @property
     def entity_id(self) -> str:
@@ -337,8 +339,14 @@ class PriceSource:
                 days.add(dt_util.as_local(edge).date())
                 if market_tz is not None:
                     days.add(edge.astimezone(market_tz).date())
+        oldest = min(days) - timedelta(days=1)
+        for cached in [day for day in self._nordpool_days if day < oldest]:
+            del self._nordpool_days[cached]
         intervals: list[PriceInterval] = []
         for day in sorted(days):
+            if day in self._nordpool_days:
+                intervals.extend(self._nordpool_days[day])
+                continue
             try:
                 response = await self._hass.services.async_call(
                     NORDPOOL_DOMAIN,
@@ -356,7 +364,9 @@ class PriceSource:
             entries = response.get(area)
             if entries is None and len(response) == 1:
                 entries = next(iter(response.values()))
-            if isinstance(entries, list):
+            if isinstance(entries, list) and entries:
                 # The service reports currency per MWh; the sensors show per kWh.
-                intervals.extend(_entries_to_intervals(entries, "start", "price", 1 / 1000))
+                day_intervals = _entries_to_intervals(entries, "start", "price", 1 / 1000)
+                self._nordpool_days[day] = day_intervals
+                intervals.extend(day_intervals)
         return intervals
