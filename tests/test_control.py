@@ -1,0 +1,162 @@
+"""Automatic control through the integration: the switch, the hourly writes, a failing inverter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant, ServiceCall, State
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_mock_service,
+    mock_restore_cache,
+)
+
+from custom_components.bess.const import (
+    CONF_CAPACITY_KWH,
+    CONF_CONTROL_MODE,
+    CONF_MODE_OPTION_PREFIX,
+    CONF_WORK_MODE_SELECT,
+    CONTROL_ENTITIES,
+    DOMAIN,
+)
+from custom_components.bess.engine.models import Intent
+
+from .conftest import Home, entry_options, local
+
+SWITCH = "switch.home_battery_automatic_control"
+CONTROL_OPTIONS = {
+    CONF_CONTROL_MODE: CONTROL_ENTITIES,
+    CONF_WORK_MODE_SELECT: "select.inverter_mode",
+    **{f"{CONF_MODE_OPTION_PREFIX}{intent.value}": intent.value.upper() for intent in Intent},
+}
+
+
+@pytest.fixture
+def controlled_entry(mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The test battery with entity-mapping control."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        unique_id=mock_config_entry.unique_id,
+        data=dict(mock_config_entry.data),
+        options=entry_options(**CONTROL_OPTIONS),
+    )
+
+
+async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_hourly_update_commands_the_inverter(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    controlled_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 9, 30))
+    home.set_prices(local(2026, 11, 24, 0).date())
+    calls = async_mock_service(hass, "select", "select_option")
+    await _set_up(hass, controlled_entry)
+    manager = controlled_entry.runtime_data.manager
+    first = manager.latest_result.periods[0].intent
+    assert [c.data["option"] for c in calls] == [first.value.upper()]
+    assert hass.states.get("sensor.home_battery_control_status").state == "controlling"
+
+    freezer.move_to(local(2026, 11, 24, 10, 0))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    now_intent = manager.latest_result.periods[0].intent
+    expected = [first.value.upper()]
+    if now_intent is not first:
+        expected.append(now_intent.value.upper())
+    assert [c.data["option"] for c in calls] == expected
+
+
+async def test_switch_off_stops_writes_and_on_applies_now(
+    hass: HomeAssistant, home: Home, controlled_entry: MockConfigEntry
+) -> None:
+    calls = async_mock_service(hass, "select", "select_option")
+    await _set_up(hass, controlled_entry)
+    assert len(calls) == 1
+    await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
+    assert hass.states.get(SWITCH).state == "off"
+    assert hass.states.get("sensor.home_battery_control_status").state == "monitoring"
+
+    await hass.services.async_call(
+        DOMAIN, "update_schedule", {"config_entry_id": controlled_entry.entry_id}, blocking=True
+    )
+    assert len(calls) == 1  # off: nothing written
+
+    await hass.services.async_call("switch", "turn_on", {"entity_id": SWITCH}, blocking=True)
+    assert hass.states.get(SWITCH).state == "on"
+    assert len(calls) == 2  # on: the hour in progress is applied at once
+
+
+async def test_switch_restores_off_after_restart(
+    hass: HomeAssistant, home: Home, controlled_entry: MockConfigEntry
+) -> None:
+    mock_restore_cache(hass, [State(SWITCH, "off")])
+    calls = async_mock_service(hass, "select", "select_option")
+    await _set_up(hass, controlled_entry)
+    assert hass.states.get(SWITCH).state == "off"
+    assert controlled_entry.runtime_data.controller.enabled is False
+    # The set-up plan was applied before the switch restored its state; from now on nothing.
+    before = len(calls)
+    await hass.services.async_call(
+        DOMAIN, "update_schedule", {"config_entry_id": controlled_entry.entry_id}, blocking=True
+    )
+    assert len(calls) == before
+
+
+async def test_failing_inverter_raises_repair_issue_and_the_loop_goes_on(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    controlled_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 9, 30))
+    attempts: list[ServiceCall] = []
+
+    async def _reject(call: ServiceCall) -> None:
+        attempts.append(call)
+        raise HomeAssistantError("inverter offline")
+
+    hass.services.async_register("select", "select_option", _reject)
+    await _set_up(hass, controlled_entry)
+    assert len(attempts) == 2
+    assert hass.states.get("sensor.home_battery_control_status").state == "error"
+    assert issue_registry.async_get_issue(DOMAIN, f"control_failed_{controlled_entry.entry_id}")
+    # Planning and reporting go on.
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+
+    freezer.move_to(local(2026, 11, 24, 10, 0))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    latest = controlled_entry.runtime_data.manager.schedules.get_latest_schedule()
+    assert latest.created_for_scenario == "hourly"
+
+
+async def test_options_change_reloads_with_the_new_battery(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    hass.config_entries.async_update_entry(
+        init_integration, options={**init_integration.options, CONF_CAPACITY_KWH: 20.0}
+    )
+    await hass.async_block_till_done()
+    manager = init_integration.runtime_data.manager
+    assert manager.battery.capacity_kwh == 20.0
+    # The reload re-planned with the new battery and kept the earlier schedule.
+    assert [s.created_for_scenario for s in manager.schedules.get_all_schedules_today()] == [
+        "restart",
+        "restart",
+    ]
+    assert dt_util.now() - manager.last_optimization_time < timedelta(seconds=1)
