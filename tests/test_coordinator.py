@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -135,7 +136,7 @@ async def _run_day(
     home: Home,
     entry: MockConfigEntry,
     day: tuple[int, int, int],
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Set up at 23:30 the day before, let every hour pass, return the next morning's view."""
     start = local(*day, 0)
     freezer.move_to(start - timedelta(minutes=30))
@@ -144,7 +145,7 @@ async def _run_day(
     manager = entry.runtime_data.manager
     await _next_hour(hass, freezer, home, grid_import=1.0)  # to midnight
     home.set_prices(start.date())
-    for _ in range(hours_in_day(start.date(), start.tzinfo)):
+    for _ in range(hours_in_day(start.date(), dt_util.get_default_time_zone())):
         await _next_hour(hass, freezer, home, grid_import=1.0)
     return [h.to_dict() for h in manager.build_daily_view(start.date()).hourly_data]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
@@ -60,7 +62,7 @@ async def test_services_are_registered_once(
 
 
 async def test_remove_entry_deletes_its_store(
-    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     key = f"{DOMAIN}.{init_integration.entry_id}"
     assert key in hass_storage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -15,7 +16,7 @@ from custom_components.bess.const import DOMAIN
 pytestmark = pytest.mark.freeze_time("2026-11-24 10:30:00+01:00")
 
 
-async def _call(hass: HomeAssistant, service: str, response: bool = False, **data: object):
+async def _call(hass: HomeAssistant, service: str, response: bool = False, **data: object) -> Any:
     return await hass.services.async_call(
         DOMAIN, service, data, blocking=True, return_response=response
     )
