@@ -57,10 +57,14 @@ PRICE_SHAPE = [
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load custom_components/bess in every integration test.
 
-    The pure engine tests need no Home Assistant instance, so they do not start one.
+    The pure engine tests need no Home Assistant instance, so they do not start one. The
+    recorder fixtures insist on creating their database before `hass` starts.
     """
-    if ENGINE_TESTS not in Path(request.node.path).parents:
-        request.getfixturevalue("enable_custom_integrations")
+    if ENGINE_TESTS in Path(request.node.path).parents:
+        return
+    if "recorder_mock" in request.fixturenames:
+        request.getfixturevalue("recorder_db_url")
+    request.getfixturevalue("enable_custom_integrations")
 
 
 def price_entries(day: date) -> list[dict[str, Any]]:
