@@ -32,6 +32,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import PERIOD_MINUTES
 from ..engine.ports import DataUnavailableError
+from .prices import parse_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,23 +100,6 @@ def energy_to_periods(
     return totals
 
 
-def _parse_time(value: Any) -> datetime | None:
-    """Return an aware datetime from an attribute value (datetime or ISO string)."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        parsed = dt_util.parse_datetime(value)
-        if parsed is None:
-            return None
-        moment = parsed
-    else:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt_util.get_default_time_zone())
-    # Time arithmetic in UTC: a local zone adds wall-clock hours, wrong on DST days.
-    return moment.astimezone(UTC)
-
-
 def _smallest_step(starts: Sequence[datetime], default: timedelta) -> timedelta:
     """Return the list's resolution: its smallest positive step (gaps are larger)."""
     steps = [b - a for a, b in pairwise(sorted(starts)) if b > a]
@@ -128,7 +112,7 @@ def solcast_intervals(entries: Iterable[Any]) -> list[EnergyInterval]:
     for entry in entries:
         if not isinstance(entry, Mapping):
             continue
-        start = _parse_time(entry.get("period_start"))
+        start = parse_time(entry.get("period_start"))
         raw = entry.get(SOLCAST_ESTIMATE_KEY)
         if start is None or raw is None:
             continue
@@ -145,7 +129,7 @@ def wh_hours_intervals(wh_hours: Mapping[str, Any], end_stamped: bool) -> list[E
     """Turn an energy platform's {timestamp: Wh} into energy intervals."""
     points: list[tuple[datetime, float]] = []
     for key, raw in wh_hours.items():
-        moment = _parse_time(key)
+        moment = parse_time(key)
         if moment is None or raw is None:
             continue
         try:

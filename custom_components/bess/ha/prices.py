@@ -146,7 +146,7 @@ def average_to_periods(
     return averages
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     """Return an aware datetime from an attribute value (datetime or ISO string)."""
     if isinstance(value, datetime):
         moment = value
@@ -171,7 +171,7 @@ def _entries_to_intervals(
     for entry in entries:
         if not isinstance(entry, Mapping):
             continue
-        start = _parse_time(entry.get(start_key))
+        start = parse_time(entry.get(start_key))
         raw = entry.get(price_key)
         if start is None or raw is None:
             continue
@@ -179,7 +179,7 @@ def _entries_to_intervals(
             price = float(raw) * scale
         except (TypeError, ValueError):
             continue
-        points.append((start, _parse_time(entry.get("end")), price))
+        points.append((start, parse_time(entry.get("end")), price))
     points.sort(key=lambda item: item[0])
     steps = [later[0] - earlier[0] for earlier, later in pairwise(points) if later[0] > earlier[0]]
     # A list without ends has one resolution; the smallest step is it (gaps are larger).
