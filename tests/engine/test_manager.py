@@ -392,15 +392,21 @@ async def test_an_hour_index_outside_the_day_is_refused() -> None:
         await world.manager.update_hourly_schedule(23, day=SPRING)
 
 
-async def test_a_soc_below_min_is_planned_from_min() -> None:
+async def test_a_soc_below_min_is_planned_from_the_real_soc() -> None:
     world = World(DAY)
     world.home.soc_percent = 4.0
     world.home.run_hour(local(DAY, 5), None)
     world.clock.set(local(DAY, 6, 0, 5))
 
-    await world.manager.update_hourly_schedule(5)
+    result = await world.manager.update_hourly_schedule(5)
 
-    assert world.inputs[-1].initial_soc_percent == BATTERY.min_soc_percent
+    assert BATTERY.min_soc_percent > 4.0
+    assert world.inputs[-1].initial_soc_percent == pytest.approx(world.home.soc_percent)
+    assert result.periods[0].soc_start_percent == pytest.approx(world.home.soc_percent)
+    # Below the minimum the plan never discharges.
+    for period in result.periods:
+        if period.soc_start_percent < BATTERY.min_soc_percent - 1e-9:
+            assert period.discharge_kwh == 0.0
 
 
 # ------------------------------------------------------------------------------ restart

@@ -476,9 +476,10 @@ class SimpleBatterySystemManager:
             if len(series) != len(starts):
                 raise DataUnavailableError(name, f"{len(series)} values for {len(starts)} periods")
         battery = self._battery
-        # A real SOC outside the configured window (e.g. below min after a deep discharge)
-        # is planned from the nearest allowed SOC: the optimizer only knows feasible states.
-        initial = min(max(soc_percent, battery.min_soc_percent), battery.max_soc_percent)
+        # The plan starts from the real SOC, even outside the configured window (below the
+        # minimum after a deep discharge): the optimizer then only charges or idles until
+        # the battery is back inside it. Only physically impossible readings are clipped.
+        initial = min(max(soc_percent, 0.0), 100.0)
         inputs = OptimizationInput(
             start=starts[0],
             period_minutes=PERIOD_MINUTES,
