@@ -24,7 +24,7 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
-from custom_components.bess.engine.models import OptimizationInput
+from custom_components.bess.engine.models import OptimizationInput, OptimizationResult
 
 type FloatArray = NDArray[np.float64]
 
@@ -199,4 +199,40 @@ def solve_reference(
         discharge=x[discharge_cols],
         solve_seconds=elapsed,
         used_binaries=use_binaries,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """How a plan's objective compares with HiGHS's optimum on the same inputs."""
+
+    ours: float
+    optimum: float
+    baseline: float
+
+    @property
+    def achievable(self) -> float:
+        """Savings the optimum achieves over the idle battery."""
+        return self.baseline - self.optimum
+
+    @property
+    def capture(self) -> float:
+        """Share of the achievable savings the plan captures (1.0 when nothing is achievable)."""
+        if self.achievable <= 1e-9:
+            return 1.0
+        return (self.baseline - self.ours) / self.achievable
+
+    @property
+    def exact_enough(self) -> bool:
+        """The issue's bar: ≥ 99.9 % of the achievable savings, or within 0.01 of the optimum."""
+        return self.capture >= 0.999 or self.ours - self.optimum <= 0.01
+
+
+def compare(inputs: OptimizationInput, result: OptimizationResult) -> Comparison:
+    """Solve the reference for `inputs` and compare `result` with it."""
+    reference = solve_reference(inputs)
+    return Comparison(
+        ours=objective_of(inputs, result.total_cost, result.final_soc_percent),
+        optimum=reference.objective,
+        baseline=result.total_baseline_cost,
     )
