@@ -146,6 +146,9 @@ def solve_reference(
             at_cap = column(0.0, 0.0, 1.0, binary=True)  # 1: export at its cap, may curtail
             rows.append(({curt: 1.0, at_cap: -float(solar[t])}, -np.inf, 0.0))
             rows.append(({exp: 1.0, at_cap: -float(cap)}, 0.0, np.inf))
+            # ... and then imports nothing (a zero cap is "at its cap" while importing).
+            most_import = float(load[t] + c_max[t]) + 1.0
+            rows.append(({imp: 1.0, at_cap: most_import}, -np.inf, most_import))
         if below or above:
             # inside: 1 when e[t] and e[t+1] are both in the SOC window; else only one direction.
             inside = column(0.0, 0.0, 0.0 if t == 0 else 1.0, binary=True)
