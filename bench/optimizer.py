@@ -180,7 +180,12 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for n, period_minutes in SIZES:
-        ours_t, classic_t, grid_t, lp_t, ours_gap, grid_gap = [], [], [], [], [], []
+        ours_t: list[float] = []
+        classic_t: list[float] = []
+        grid_t: list[float] = []
+        lp_t: list[float] = []
+        ours_gap: list[float] = []
+        grid_gap: list[float] = []
         for seed in range(DAYS):
             day = bench_day(seed, n, period_minutes)
             ours_t.append(median_seconds(optimize_battery_schedule, day))
