@@ -54,4 +54,5 @@ class DemoPowerNumber(DemoEntity, NumberEntity):
 
     async def async_set_native_value(self, value: float) -> None:
         """Change the set-point."""
-        self.home.async_command(**{self._field: float(value)})
+        # + 0.0 turns a -0.0 set-point (a negated zero) into a plain zero.
+        self.home.async_command(**{self._field: float(value) + 0.0})
