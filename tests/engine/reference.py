@@ -196,6 +196,7 @@ def solve_reference(
 
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
     # Far below the 0.1 % the optimizer is held to, yet quick to prove.
     h.setOptionValue("mip_rel_gap", 1e-8)
     h.setOptionValue("mip_abs_gap", 1e-7)

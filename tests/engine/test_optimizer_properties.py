@@ -99,7 +99,8 @@ def test_a_plan_is_never_worse_than_leaving_the_battery_idle(problem: Optimizati
     result = optimize_battery_schedule(problem)
 
     objective = objective_of(problem, result.total_cost, result.final_soc_percent)
-    assert objective <= result.total_baseline_cost + 1e-9 * max(1.0, abs(objective))
+    # Kinks closer than 1e-9 kWh are merged, so a micro-currency of rounding is allowed.
+    assert objective <= result.total_baseline_cost + 1e-6
 
 
 @settings(max_examples=60, deadline=None)
