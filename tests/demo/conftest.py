@@ -19,4 +19,7 @@ HA_TESTS = ("test_integration.py",)
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Start Home Assistant only for the integration tests; the simulator is pure."""
     if Path(request.node.path).name in HA_TESTS:
+        # The recorder must be prepared before Home Assistant starts.
+        if "recorder_mock" in request.fixturenames:
+            request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")

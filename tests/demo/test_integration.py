@@ -10,6 +10,7 @@ from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.core import Recorder
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, State
 from homeassistant.setup import async_setup_component
@@ -314,3 +315,30 @@ async def test_bess_plans_measures_and_drives_the_demo_home(
     for dashboard in sorted((CONFIG_DIR / "dashboards").glob("*.yaml")):
         for entity_id in set(ENTITY_ID.findall(dashboard.read_text())):
             assert hass.states.get(entity_id) is not None, f"{dashboard.name}: {entity_id}"
+
+
+async def test_the_energy_dashboard_shows_the_demo_meters_unless_already_set(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    from homeassistant.components.energy.data import async_get_manager
+
+    await _in_malmo(hass, freezer)
+    assert await async_setup_component(hass, "energy", {})
+    assert await async_setup_component(
+        hass, "bess_demo", {"bess_demo": {"create_bess_entry": False}}
+    )
+    await hass.async_block_till_done()
+    manager = await async_get_manager(hass)
+    assert manager.data is not None
+    sources: dict[str, Any] = {
+        source["type"]: dict(source) for source in manager.data["energy_sources"]
+    }
+    assert sources["battery"]["stat_energy_to"] == "sensor.demo_battery_charge"
+    assert sources["grid"]["flow_from"][0]["stat_energy_from"] == "sensor.demo_grid_import"
+
+    # A user's own choice survives the next start.
+    await manager.async_update({"energy_sources": [sources["solar"]], "device_consumption": []})
+    entry = hass.config_entries.async_entries("bess_demo")[0]
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [source["type"] for source in manager.data["energy_sources"]] == ["solar"]

@@ -23,6 +23,7 @@ import voluptuous as vol
 
 from .bess_entry import async_create_bess_entry
 from .const import CONF_CREATE_BESS_ENTRY, CONF_INITIAL_SOC, DOMAIN
+from .energy_prefs import async_offer_energy_dashboard
 from .home import DemoHome
 from .sim import HomeSettings
 
@@ -74,6 +75,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: DemoConfigEntry) -> bool
     entry.runtime_data = home
     entry.async_on_unload(home.async_stop)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_offer_energy_dashboard(hass)
 
     if conf.get(CONF_CREATE_BESS_ENTRY, True):
 
