@@ -75,14 +75,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: DemoConfigEntry) -> bool
     entry.runtime_data = home
     entry.async_on_unload(home.async_stop)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await async_offer_energy_dashboard(hass)
 
-    if conf.get(CONF_CREATE_BESS_ENTRY, True):
-
-        async def _create_bess_entry(hass: HomeAssistant) -> None:
+    # Once everything is loaded: the Energy dashboard and bess may be set up after the demo.
+    async def _when_started(hass: HomeAssistant) -> None:
+        await async_offer_energy_dashboard(hass)
+        if conf.get(CONF_CREATE_BESS_ENTRY, True):
             await async_create_bess_entry(hass, home)
 
-        entry.async_on_unload(async_at_started(hass, _create_bess_entry))
+    entry.async_on_unload(async_at_started(hass, _when_started))
     return True
 
 
