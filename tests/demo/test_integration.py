@@ -342,3 +342,18 @@ async def test_the_energy_dashboard_shows_the_demo_meters_unless_already_set(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert [source["type"] for source in manager.data["energy_sources"]] == ["solar"]
+
+
+async def test_the_meters_are_read_within_a_second_of_the_hour(
+    demo: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    hass = demo
+    await _move(hass, freezer, timedelta(minutes=59))  # 01:59:00 local: a minute tick
+    at_59 = _value(hass, "sensor.demo_home_consumption")
+    await _move(hass, freezer, timedelta(seconds=30))  # no tick mid-minute
+    assert _value(hass, "sensor.demo_home_consumption") == at_59
+    await _move(hass, freezer, timedelta(seconds=29))  # 01:59:59: the hour-end tick
+    power_kw = _value(hass, "sensor.demo_home_power") / 1000
+    assert _value(hass, "sensor.demo_home_consumption") == pytest.approx(
+        at_59 + power_kw * 59 / 3600, abs=2e-4
+    )

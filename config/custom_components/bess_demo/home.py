@@ -72,7 +72,17 @@ class DemoHome:
             advance, self.settings, self.state, self.command, now, self.tz
         )
         self._save()
-        self._unsub_tick = async_track_time_change(self.hass, self._async_tick, second=0)
+        unsub_minute = async_track_time_change(self.hass, self._async_tick, second=0)
+        # bess reads the meters at the top of the hour, maybe before this minute's tick runs:
+        # a tick one second earlier keeps what it reads within a second of the boundary.
+        unsub_hour_end = async_track_time_change(self.hass, self._async_tick, minute=59, second=59)
+
+        @callback
+        def _unsub() -> None:
+            unsub_minute()
+            unsub_hour_end()
+
+        self._unsub_tick = _unsub
 
     @callback
     def async_stop(self) -> None:
