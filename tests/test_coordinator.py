@@ -209,6 +209,13 @@ async def test_reload_mid_day_keeps_every_recorded_hour(
     assert view.hourly_data[10].source == "predicted"
     assert abs(view.total_savings - sum(h.savings or 0 for h in view.hourly_data)) < 1e-9
 
+    # The hour that spans the reload is measured from the meters at its end, not lost.
+    await _next_hour(hass, freezer, home, grid_import=0.6, charge=0.4)  # 10:20 → 11:00
+    spanning = manager.history.get_hour_event(10)
+    assert spanning is not None
+    assert spanning.grid_imported == pytest.approx(0.6)
+    assert spanning.battery_charged == pytest.approx(0.4)
+
 
 async def test_soc_unavailable_and_back(
     hass: HomeAssistant,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.core import CoreState, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -80,3 +81,21 @@ async def test_setup_without_soc_makes_entities_unavailable(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+
+
+async def test_setup_during_start_plans_once_home_assistant_has_started(
+    hass: HomeAssistant, home: Home, mock_config_entry: MockConfigEntry
+) -> None:
+    hass.set_state(CoreState.starting)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    manager = mock_config_entry.runtime_data.manager
+    # The sensors bess reads may not exist yet while Home Assistant starts.
+    assert manager.latest_result is None
+
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    assert manager.latest_result is not None
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"

@@ -16,13 +16,20 @@ from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    CoreState,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+)
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import (
     async_call_later,
     async_track_state_change_event,
     async_track_time_change,
 )
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -197,6 +204,15 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                 self._async_on_price_change,
             ),
         ]
+        if self.hass.state is CoreState.running:
+            await self.async_restart_and_reconstruct()
+        else:
+            # Set up while Home Assistant starts: the sensors bess reads may not exist yet,
+            # so reconstruct and plan once it has started.
+            self._unsubscribers.append(async_at_started(self.hass, self._async_on_started))
+
+    async def _async_on_started(self, hass: HomeAssistant) -> None:
+        """Home Assistant has started: reconstruct today and plan."""
         await self.async_restart_and_reconstruct()
 
     async def _async_load_stores(self) -> None:

@@ -362,9 +362,16 @@ class SimpleBatterySystemManager:
                 for moment, measured in rebuilt.items()
                 if moment.astimezone(UTC) in wanted
             }
-        for key, start in wanted.items():
-            if key not in measurements:
-                _LOGGER.warning("Hour starting %s cannot be measured; it stays missing", start)
+        lost = [start for key, start in wanted.items() if key not in measurements]
+        if lost:
+            # A live hour that cannot be measured is worth a warning; hours before the
+            # install (or a long outage) that the recorder does not know are expected.
+            _LOGGER.log(
+                logging.WARNING if live else logging.INFO,
+                "%s hour(s) from %s cannot be measured; they stay missing",
+                len(lost),
+                lost[0].isoformat(),
+            )
         if not measurements:
             return
         prices = await self._hour_prices([wanted[key] for key in sorted(measurements)])

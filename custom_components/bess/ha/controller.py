@@ -193,8 +193,9 @@ class HomeAssistantController:
                     {ATTR_ENTITY_ID: config.work_mode_select, "option": option},
                 )
             )
-        charge_kw = max(period.battery_action_kw, 0.0)
-        discharge_kw = max(-period.battery_action_kw, 0.0)
+        # "+ 0.0" turns a negative zero into 0.0: inverters should never see "-0.0".
+        charge_kw = max(period.battery_action_kw, 0.0) + 0.0
+        discharge_kw = max(-period.battery_action_kw, 0.0) + 0.0
         for key, entity_id, kw in (
             ("charge_power", config.charge_power_number, charge_kw),
             ("discharge_power", config.discharge_power_number, discharge_kw),
