@@ -12,7 +12,7 @@ CONFIG_DIR = Path(__file__).parents[2] / "config"
 if str(CONFIG_DIR) not in sys.path:
     sys.path.append(str(CONFIG_DIR))
 
-HA_TESTS = ("test_integration.py",)
+HA_TESTS = ("test_integration.py", "test_closed_loop.py")
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,10 @@ CONFIG_SCHEMA = vol.Schema(
     {
         DOMAIN: vol.Schema(
             {
-                **{vol.Optional(name): vol.Coerce(float) for name in sorted(_SETTING_FIELDS)},
+                **{
+                    vol.Optional(f.name): cv.boolean if f.type == "bool" else vol.Coerce(float)
+                    for f in fields(HomeSettings)
+                },
                 vol.Optional(CONF_INITIAL_SOC, default=50.0): vol.All(
                     vol.Coerce(float), vol.Range(min=0, max=100)
                 ),

@@ -62,6 +62,9 @@ class HomeSettings:
     max_discharge_kw: float = 5.0
     charge_efficiency: float = 0.95
     discharge_efficiency: float = 0.95
+    # A home that does exactly what was forecast: each hour's solar and load are constant and
+    # equal to the hourly forecasts (the closed-loop test's "perfect forecasts" day).
+    perfect_forecasts: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a home no inverter could have."""
@@ -277,6 +280,8 @@ def _utc_hour(moment: datetime) -> datetime:
 
 def solar_power_kw(settings: HomeSettings, moment: datetime, tz: tzinfo) -> float:
     """Return the panels' actual output at `moment` (kW)."""
+    if settings.perfect_forecasts:
+        return solar_forecast_kwh(settings, _utc_hour(moment), tz)
     day = moment.astimezone(tz).date()
     return clear_sky_pv_kw(settings, moment) * _actual_clearness(day, _utc_hour(moment))
 
@@ -299,6 +304,19 @@ def solar_forecast_kwh(
 
 def load_power_kw(settings: HomeSettings, moment: datetime, tz: tzinfo) -> float:
     """Return the household's consumption at `moment` (kW)."""
+    if settings.perfect_forecasts:
+        return load_forecast_kwh(settings, _utc_hour(moment), tz)
+    return _varying_load_kw(settings, moment, tz)
+
+
+def load_forecast_kwh(settings: HomeSettings, start: datetime, tz: tzinfo) -> float:
+    """Return the household's use in the hour beginning at `start` (kWh), minute by minute."""
+    minutes = [start + timedelta(minutes=m, seconds=30) for m in range(60)]
+    return sum(_varying_load_kw(settings, t, tz) for t in minutes) / 60.0
+
+
+def _varying_load_kw(settings: HomeSettings, moment: datetime, tz: tzinfo) -> float:
+    """Return the household's consumption at `moment` (kW), as it varies within hours."""
     local = moment.astimezone(tz)
     day = local.date()
     h = _clock_hours(moment, tz)
