@@ -99,3 +99,14 @@ async def test_setup_during_start_plans_once_home_assistant_has_started(
     await hass.async_block_till_done()
     assert manager.latest_result is not None
     assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+
+
+async def test_no_solar_forecast_is_said_in_the_ui(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    # The test home has no solar forecast configured: bess plans with zero solar and says so.
+    state = hass.states.get("sensor.home_battery_solar_forecast")
+    assert state.state == "missing"
+    assert "no solar forecast" in state.attributes["message"]
+    latest = init_integration.runtime_data.manager.latest_result
+    assert all(period.solar_kwh == 0 for period in latest.periods)

@@ -89,6 +89,8 @@ class BessData:
     solve_seconds: float | None
     control_status: ControlStatus
     control_error: str | None
+    solar_forecast_available: bool
+    solar_forecast_message: str | None
 
 
 class HassClock:
@@ -310,6 +312,8 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             solve_seconds=self.manager.last_solve_seconds,
             control_status=self.controller.status,
             control_error=self.controller.last_error,
+            solar_forecast_available=self.energy.solar_forecast_available,
+            solar_forecast_message=self.energy.solar_forecast_message,
         )
 
     # --- triggers -----------------------------------------------------------------------

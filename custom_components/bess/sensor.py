@@ -189,6 +189,15 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         attr_fn=lambda data: {"last_error": data.control_error},
     ),
     BessSensorEntityDescription(
+        key="solar_forecast",
+        translation_key="solar_forecast",
+        device_class=SensorDeviceClass.ENUM,
+        options=["available", "missing"],
+        # "missing": bess plans with zero solar; the attribute says why.
+        value_fn=lambda data: "available" if data.solar_forecast_available else "missing",
+        attr_fn=lambda data: {"message": data.solar_forecast_message},
+    ),
+    BessSensorEntityDescription(
         key="last_optimization",
         translation_key="last_optimization",
         device_class=SensorDeviceClass.TIMESTAMP,

@@ -92,6 +92,7 @@ async def test_perfect_forecasts_realize_the_planned_savings(
 
     assert view.actual_hours == 24
     assert view.missing_hours == view.predicted_hours == 0
+    assert hass.states.get("sensor.home_battery_solar_forecast").state == "available"
     assert plan.total_savings > 0.5  # a day worth planning (EUR)
     # Planned at midnight from the real SOC; realized from the meters, hour by hour.
     assert view.total_savings == pytest.approx(plan.total_savings, rel=0.01)
