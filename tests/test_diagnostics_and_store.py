@@ -71,3 +71,41 @@ async def test_unreadable_store_is_kept_aside_and_reported(
     assert ".invalid." in kept
     assert kept.startswith(str(tmp_path))
     assert "garbage" in Path(kept).read_text(encoding="utf-8")
+
+
+async def test_an_older_store_layout_goes_through_the_migration(
+    hass: HomeAssistant,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    key = f"{DOMAIN}.{mock_config_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 0,
+        "key": key,
+        "data": {"version": 1, "history": {"version": 1, "events": []}, "schedules": {}},
+    }
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"store_invalid_{mock_config_entry.entry_id}") is None
+    # Saved again in the current layout.
+    assert hass_storage[key]["minor_version"] == 1
+
+
+async def test_a_store_from_a_newer_bess_is_not_misread(
+    hass: HomeAssistant,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    key = f"{DOMAIN}.{mock_config_entry.entry_id}"
+    hass_storage[key] = {"version": 2, "minor_version": 1, "key": key, "data": {"future": True}}
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert hass_storage[key]["data"] == {"future": True}  # left as it was
