@@ -84,7 +84,11 @@ async def test_an_older_store_layout_goes_through_the_migration(
         "version": 1,
         "minor_version": 0,
         "key": key,
-        "data": {"version": 1, "history": {"version": 1, "events": []}, "schedules": {}},
+        "data": {
+            "version": 1,
+            "history": {"version": 1, "events": []},
+            "schedules": {"version": 1, "schedules": []},
+        },
     }
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
