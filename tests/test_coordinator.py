@@ -241,3 +241,27 @@ async def test_soc_unavailable_and_back(
     )
     latest = init_integration.runtime_data.manager.latest_result
     assert latest.periods[0].soc_start_percent == pytest.approx(42.0)
+
+
+async def test_price_sensor_unavailable_at_start_and_back(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 10, 30))
+    hass.states.async_set("sensor.nordpool", "unavailable")
+    await _set_up(hass, mock_config_entry)
+    assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{mock_config_entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["source"] == "sensor.nordpool"
+
+    home.set_prices(local(2026, 11, 24, 0).date())
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{mock_config_entry.entry_id}")
+        is None
+    )

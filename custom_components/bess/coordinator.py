@@ -339,7 +339,13 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             await self.async_restart_and_reconstruct()
 
     async def _async_on_price_change(self, event: Event[EventStateChangedData]) -> None:
-        """Tomorrow's prices may just have been published."""
+        """Prices are back, or tomorrow's may just have been published."""
+        new = event.data["new_state"]
+        if new is None or new.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            # The next scenario that needs prices reports it; the plan made stands till then.
+            return
+        if self._unavailable is not None:
+            await self.async_restart_and_reconstruct()
         if self.manager.waiting_for_prices:
             await self.async_create_tomorrows_schedule()
 
