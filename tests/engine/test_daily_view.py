@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 import itertools
 
@@ -89,7 +90,9 @@ def clock() -> FakeClock:
 def builder(clock: FakeClock) -> DailyViewBuilder:
     history = HistoricalDataStore(clock, STOCKHOLM)
     schedules = ScheduleStore(clock, STOCKHOLM)
-    return DailyViewBuilder(history, schedules, clock, STOCKHOLM, cycle_cost_per_kwh=CYCLE_COST)
+    return DailyViewBuilder(
+        history, schedules, clock, STOCKHOLM, replace(BATTERY, cycle_cost_per_kwh=CYCLE_COST)
+    )
 
 
 def test_hours_before_the_current_hour_are_actual_the_rest_predicted(
@@ -226,7 +229,6 @@ def test_quarter_hour_plans_are_summed_per_hour(builder: DailyViewBuilder) -> No
 def test_default_current_hour_follows_the_clock(
     builder: DailyViewBuilder, clock: FakeClock
 ) -> None:
-    assert builder.build_daily_view().actual_hours + builder.build_daily_view().missing_hours == 24
     assert builder.default_current_hour(DAY) == 15
     assert builder.default_current_hour(DAY - timedelta(days=1)) == 24
     assert builder.default_current_hour(DAY + timedelta(days=1)) == 0
@@ -250,3 +252,39 @@ def test_dst_days_have_one_entry_per_local_hour(
     starts = [h.start for h in view.hourly_data]
     assert len({s.timestamp() for s in starts}) == hours
     assert all(b.timestamp() - a.timestamp() == 3600 for a, b in itertools.pairwise(starts))
+
+
+def test_an_actual_hour_under_an_export_cap_has_the_plans_baseline(
+    builder: DailyViewBuilder,
+) -> None:
+    # 16.2 kWh of sun, 0.9 kWh load, a 2 kW export cap: without a battery only 2 kWh could
+    # be sold, the rest curtailed. A measured hour and a planned hour agree on that.
+    builder.battery = replace(builder.battery, export_limit_kw=2.0)
+    event = replace(
+        measured(DAY, 0),
+        solar_generated=16.2,
+        home_consumed=0.9,
+        grid_imported=0.0,
+        grid_exported=2.0,
+        battery_charged=13.3,
+        battery_discharged=0.0,
+        sell_price=0.4,
+    )
+    builder.history.record_event(event)
+    inputs = OptimizationInput(
+        start=event.start,
+        period_minutes=60,
+        buy=(event.buy_price,),
+        sell=(0.4,),
+        load=(0.9,),
+        solar=(16.2,),
+        battery=builder.battery,
+        initial_soc_percent=10.0,
+    )
+    planned = build_result(inputs, np.array([13.3]), np.array([0.0])).periods[0]
+
+    actual = builder.build_daily_view(1).hourly_data[0]
+
+    assert actual.baseline_cost == pytest.approx(-0.4 * 2.0)
+    assert actual.baseline_cost == pytest.approx(planned.baseline_cost)
+    assert actual.savings == pytest.approx(planned.savings)

@@ -9,10 +9,18 @@ with the one cost model (`cost.py`), and the totals are sums over the hours that
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
+import math
 
 from .cost import baseline_cost, grid_only_cost, period_cost
 from .history import HistoricalDataStore
-from .models import DailyView, HourlyData, HourlyEvent, OptimizationResult, PeriodPlan
+from .models import (
+    BatterySettings,
+    DailyView,
+    HourlyData,
+    HourlyEvent,
+    OptimizationResult,
+    PeriodPlan,
+)
 from .optimizer import classify_intent
 from .ports import Clock
 from .schedules import ScheduleStore
@@ -28,12 +36,12 @@ class DailyViewBuilder:
         schedules: ScheduleStore,
         clock: Clock,
         tz: tzinfo,
-        cycle_cost_per_kwh: float = 0.0,
+        battery: BatterySettings,
     ) -> None:
-        """Read from these stores; actual hours pay `cycle_cost_per_kwh` on energy charged."""
+        """Read from these stores; actual hours are priced for `battery` (wear, export cap)."""
         self.history = history
         self.schedules = schedules
-        self.cycle_cost_per_kwh = cycle_cost_per_kwh
+        self.battery = battery
         self._clock = clock
         self._tz = tz
 
@@ -104,10 +112,15 @@ class DailyViewBuilder:
             event.grid_imported,
             event.grid_exported,
             event.battery_charged,
-            cycle_cost=self.cycle_cost_per_kwh,
+            cycle_cost=self.battery.cycle_cost_per_kwh,
         )
+        limit = self.battery.export_limit_kw
         base = baseline_cost(
-            event.buy_price, event.sell_price, event.home_consumed, event.solar_generated
+            event.buy_price,
+            event.sell_price,
+            event.home_consumed,
+            event.solar_generated,
+            export_cap=math.inf if limit is None else limit,  # kW over one hour
         )
         return HourlyData(
             hour=event.hour,

@@ -107,10 +107,9 @@ class SimpleBatterySystemManager:
         self._battery = battery
         self._terminal_value_per_kwh = terminal_value_per_kwh
         self.history = HistoricalDataStore(clock, tz)
+        self._keep_schedule_days = keep_schedule_days
         self.schedules = ScheduleStore(clock, tz, keep_schedule_days)
-        self.daily_view_builder = DailyViewBuilder(
-            self.history, self.schedules, clock, tz, battery.cycle_cost_per_kwh
-        )
+        self.daily_view_builder = DailyViewBuilder(self.history, self.schedules, clock, tz, battery)
         # One scenario at a time: the hourly update and a restart must not interleave their
         # record → optimize → store → apply steps.
         self._lock = asyncio.Lock()
@@ -141,7 +140,7 @@ class SimpleBatterySystemManager:
         """Use new settings from the next scenario on (stored plans are left as they were)."""
         if battery is not None:
             self._battery = battery
-            self.daily_view_builder.cycle_cost_per_kwh = battery.cycle_cost_per_kwh
+            self.daily_view_builder.battery = battery
         if terminal_value_per_kwh is not None:
             self._terminal_value_per_kwh = terminal_value_per_kwh
 
@@ -203,7 +202,7 @@ class SimpleBatterySystemManager:
     def load_state(self, data: dict[str, Any] | None) -> None:
         """Replace the stores with `data` (None: empty); on CorruptStoreError load nothing."""
         history = HistoricalDataStore(self._clock, self._tz)
-        schedules = ScheduleStore(self._clock, self._tz)
+        schedules = ScheduleStore(self._clock, self._tz, self._keep_schedule_days)
         if data is not None:
             try:
                 if data.get("version") != STORAGE_FORMAT_VERSION:
@@ -212,9 +211,9 @@ class SimpleBatterySystemManager:
                 schedules.restore(data["schedules"])
             except (KeyError, TypeError, ValueError, AttributeError) as err:
                 raise CorruptStoreError(f"stored bess data cannot be read: {err!r}") from err
-        # Restore into the stores the daily view builder already reads.
-        self.history.restore(history.to_dict())
-        self.schedules.restore(schedules.to_dict())
+        # Parsed in full before anything is replaced: a corrupt store changes nothing.
+        self.history = self.daily_view_builder.history = history
+        self.schedules = self.daily_view_builder.schedules = schedules
         today = self._clock.now().astimezone(self._tz).date()
         latest = self.schedules.get_latest_schedule(today)
         self._latest_result = self._local(latest.result) if latest is not None else None

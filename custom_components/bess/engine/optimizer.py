@@ -22,7 +22,7 @@ import itertools
 
 import numpy as np
 
-from .cost import FloatArray, baseline_cost, grid_only_cost, period_cost
+from .cost import FloatArray, baseline_cost, grid_flows, grid_only_cost, period_cost
 from .models import Intent, OptimizationInput, OptimizationResult, PeriodPlan
 
 _EPS = 1e-9
@@ -60,15 +60,13 @@ def build_result(
     export_cap = _export_cap_kwh(inputs)
 
     net = load - solar + charge - discharge
-    grid_import = np.maximum(net, 0.0)
+    grid_import, grid_export = grid_flows(net, export_cap)
     # Solar that can neither be used, stored nor exported is curtailed by the inverter.
-    grid_export = np.minimum(np.maximum(-net, 0.0), export_cap)
     curtailed = np.maximum(-net, 0.0) - grid_export
     cost = period_cost(
         buy, sell, grid_import, grid_export, charge, cycle_cost=battery.cycle_cost_per_kwh
     )
-    # Without a battery the same cap applies: the baseline cannot sell what it cannot export.
-    base = baseline_cost(buy, sell, load, np.minimum(solar, load + export_cap))
+    base = baseline_cost(buy, sell, load, solar, export_cap=export_cap)
 
     stored = battery.capacity_kwh * inputs.initial_soc_percent / 100.0
     delta = battery.charge_efficiency * charge - discharge / battery.discharge_efficiency
@@ -207,13 +205,14 @@ def _stage_costs(inputs: OptimizationInput) -> tuple[list[FloatArray], list[Floa
 
     charge = np.maximum(points, 0.0) / eta_c
     discharge = np.maximum(-points, 0.0) * eta_d
-    net = n0[:, None] + charge - discharge
-    grid_import = np.maximum(net, 0.0)
-    grid_export = np.minimum(np.maximum(-net, 0.0), cap)
-    cost = (
-        buy[:, None] * grid_import
-        - sell[:, None] * grid_export
-        + battery.cycle_cost_per_kwh * charge
+    grid_import, grid_export = grid_flows(n0[:, None] + charge - discharge, cap)
+    cost = period_cost(
+        buy[:, None],
+        sell[:, None],
+        grid_import,
+        grid_export,
+        charge,
+        cycle_cost=battery.cycle_cost_per_kwh,
     )
     knots: list[FloatArray] = []
     values: list[FloatArray] = []
