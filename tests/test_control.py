@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall, State
+from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -14,7 +14,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
     async_mock_service,
-    mock_restore_cache,
 )
 
 from custom_components.bess.const import (
@@ -100,20 +99,21 @@ async def test_switch_off_stops_writes_and_on_applies_now(
     assert len(calls) == 2  # on: the hour in progress is applied at once
 
 
-async def test_switch_restores_off_after_restart(
+async def test_switched_off_stays_off_across_a_reload(
     hass: HomeAssistant, home: Home, controlled_entry: MockConfigEntry
 ) -> None:
-    mock_restore_cache(hass, [State(SWITCH, "off")])
     calls = async_mock_service(hass, "select", "select_option")
     await _set_up(hass, controlled_entry)
+    await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
+    written = len(calls)
+
+    # An options change, a reconfigure or a restart reloads the entry: nothing may be written.
+    assert await hass.config_entries.async_reload(controlled_entry.entry_id)
+    await hass.async_block_till_done()
     assert hass.states.get(SWITCH).state == "off"
     assert controlled_entry.runtime_data.controller.enabled is False
-    # The set-up plan was applied before the switch restored its state; from now on nothing.
-    before = len(calls)
-    await hass.services.async_call(
-        DOMAIN, "update_schedule", {"config_entry_id": controlled_entry.entry_id}, blocking=True
-    )
-    assert len(calls) == before
+    assert len(calls) == written
+    assert hass.states.get("sensor.home_battery_control_status").state == "monitoring"
 
 
 async def test_failing_inverter_raises_repair_issue_and_the_loop_goes_on(

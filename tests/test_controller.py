@@ -240,3 +240,28 @@ async def test_growatt_segments(hass: HomeAssistant, start: datetime) -> None:
     ]
     assert {c.data["device_id"] for c in calls} == {"growatt-device"}
     assert [c.data["segment_id"] for c in calls] == list(range(1, 10))
+
+
+async def test_the_repair_issue_goes_when_control_is_switched_off_and_on(
+    hass: HomeAssistant, start: datetime, issue_registry: ir.IssueRegistry
+) -> None:
+    async def _reject(call: ServiceCall) -> None:
+        raise HomeAssistantError("inverter offline")
+
+    hass.services.async_register("select", "select_option", _reject)
+    controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(ENTITY_OPTIONS))
+    await controller.apply(_plan(start, [0], [0]), start)
+    assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is not None
+
+    controller.set_enabled(False)
+    assert controller.status is ControlStatus.MONITORING
+    assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is None
+
+    hass.services.async_remove("select", "select_option")
+    async_mock_service(hass, "select", "select_option")
+    async_mock_service(hass, "switch", "turn_off")
+    async_mock_service(hass, "number", "set_value")
+    controller.set_enabled(True)
+    await controller.apply(_plan(start, [0], [0]), start)
+    assert controller.status is ControlStatus.CONTROLLING
+    assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is None

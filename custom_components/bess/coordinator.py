@@ -138,10 +138,16 @@ class _EntryPersistence:
     rebuilt from the recorder.
     """
 
-    def __init__(self, store: StorePersistence, energy: HomeAssistantEnergyData) -> None:
-        """Save through `store`, adding the snapshot of `energy`."""
+    def __init__(
+        self,
+        store: StorePersistence,
+        energy: HomeAssistantEnergyData,
+        controller: HomeAssistantController,
+    ) -> None:
+        """Save through `store`, adding the meter snapshot and the automatic-control choice."""
         self._store = store
         self._energy = energy
+        self._controller = controller
 
     async def load(self) -> dict[str, Any] | None:
         """Return what was last saved."""
@@ -149,7 +155,13 @@ class _EntryPersistence:
 
     async def save(self, data: dict[str, Any]) -> None:
         """Save the manager's stores with the meter snapshot."""
-        await self._store.save({**data, "meter_snapshot": self._energy.snapshot_state()})
+        await self._store.save(
+            {
+                **data,
+                "meter_snapshot": self._energy.snapshot_state(),
+                "auto_control": self._controller.enabled,
+            }
+        )
 
 
 class BessCoordinator(DataUpdateCoordinator[BessData]):
@@ -173,7 +185,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             energy=self.energy,
             controller=self.controller,
             clock=HassClock(),
-            persistence=_EntryPersistence(self.persistence, self.energy),
+            persistence=_EntryPersistence(self.persistence, self.energy, self.controller),
             executor=HassExecutor(hass),
             tz=dt_util.get_default_time_zone(),
             terminal_value_per_kwh=float(
@@ -222,6 +234,8 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         raw = await self.persistence.load()
         if raw is None:
             return
+        # Known before the first scenario applies anything: switched off stays off.
+        self.controller.set_enabled(bool(raw.get("auto_control", True)))
         try:
             self.manager.load_state(raw)
             self.energy.restore_snapshot(raw.get("meter_snapshot"))
@@ -393,14 +407,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def async_set_auto_control(self, enabled: bool) -> None:
         """Turn automatic control on or off; on applies the hour in progress at once."""
-        self.controller.enabled = enabled
-        if enabled:
-            self.controller.forget_written()
-            latest = self.manager.latest_result
-            if latest is not None:
-                await self.controller.apply(latest, dt_util.now())
-        else:
-            self.controller.status = ControlStatus.MONITORING
+        self.controller.set_enabled(enabled)
+        await self.manager.async_save()
+        latest = self.manager.latest_result
+        if enabled and latest is not None:
+            await self.controller.apply(latest, dt_util.now())
         if self.data is not None:
             self.async_set_updated_data(self._build_data())
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import STATE_OFF
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import BessConfigEntry, BessCoordinator
+from .coordinator import BessConfigEntry
 from .entity import BessEntity
 
 PARALLEL_UPDATES = 0
@@ -27,19 +25,12 @@ async def async_setup_entry(
     async_add_entities([BessAutoControlSwitch(entry.runtime_data, AUTO_CONTROL)])
 
 
-class BessAutoControlSwitch(BessEntity, RestoreEntity, SwitchEntity):
-    """On: bess commands the inverter (unless the entry is monitor only). Off: it only plans."""
+class BessAutoControlSwitch(BessEntity, SwitchEntity):
+    """On: bess commands the inverter (unless the entry is monitor only). Off: it only plans.
 
-    def __init__(self, coordinator: BessCoordinator, description: SwitchEntityDescription) -> None:
-        """Create the switch."""
-        super().__init__(coordinator, description)
-
-    async def async_added_to_hass(self) -> None:
-        """Restore the last choice across restarts (on by default)."""
-        await super().async_added_to_hass()
-        last = await self.async_get_last_state()
-        if last is not None and last.state == STATE_OFF:
-            await self.coordinator.async_set_auto_control(False)
+    The choice is saved in the entry's store and restored before the first plan is applied,
+    so switched off stays off across restarts and reloads.
+    """
 
     @property
     def available(self) -> bool:

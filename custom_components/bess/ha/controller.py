@@ -91,6 +91,12 @@ class ServiceCommand:
 class ControlError(HomeAssistantError):
     """The inverter rejected a command twice."""
 
+    def __init__(self, service: str, error: str) -> None:
+        """Name the service call and what the inverter answered."""
+        super().__init__(f"{service} failed: {error}")
+        self.service = service
+        self.error = error
+
 
 class HomeAssistantController:
     """Implements the engine's BatteryController port with Home Assistant service calls.
@@ -116,14 +122,24 @@ class HomeAssistantController:
         """Return whether this controller sends commands at all."""
         return self.enabled and self.config.mode != CONTROL_MONITOR
 
-    def forget_written(self) -> None:
-        """Forget what was written, so the next apply writes every setting again."""
+    def set_enabled(self, enabled: bool) -> None:
+        """Turn automatic control on (write everything again at the next apply) or off."""
+        self.enabled = enabled
         self._written.clear()
+        if not enabled:
+            self._set_status(ControlStatus.MONITORING)
+
+    def _set_status(self, status: ControlStatus, error: str | None = None) -> None:
+        """Change the status; the repair issue stands exactly while the status is error."""
+        self.status = status
+        self.last_error = error
+        if status is not ControlStatus.ERROR:
+            ir.async_delete_issue(self._hass, DOMAIN, f"{ISSUE_CONTROL_FAILED}_{self._entry_id}")
 
     async def apply(self, result: OptimizationResult, now: datetime) -> None:
         """Command the inverter to follow `result` from `now`."""
         if not self.writes:
-            self.status = ControlStatus.MONITORING
+            self._set_status(ControlStatus.MONITORING)
             return
         commands = self.commands_for(result, now)
         self.last_commands = commands
@@ -134,8 +150,7 @@ class HomeAssistantController:
                 await self._call_with_retry(command)
                 self._written[command.key] = command.data
         except ControlError as err:
-            self.status = ControlStatus.ERROR
-            self.last_error = str(err)
+            self._set_status(ControlStatus.ERROR, str(err))
             ir.async_create_issue(
                 self._hass,
                 DOMAIN,
@@ -143,13 +158,10 @@ class HomeAssistantController:
                 is_fixable=False,
                 severity=ir.IssueSeverity.ERROR,
                 translation_key=ISSUE_CONTROL_FAILED,
-                translation_placeholders={"service": err.args[1], "error": err.args[2]},
+                translation_placeholders={"service": err.service, "error": err.error},
             )
             return
-        if self.status is ControlStatus.ERROR:
-            ir.async_delete_issue(self._hass, DOMAIN, f"{ISSUE_CONTROL_FAILED}_{self._entry_id}")
-        self.status = ControlStatus.CONTROLLING
-        self.last_error = None
+        self._set_status(ControlStatus.CONTROLLING)
 
     async def _call_with_retry(self, command: ServiceCommand) -> None:
         """Call the service; once more if it fails; raise ControlError after the second."""
@@ -165,7 +177,7 @@ class HomeAssistantController:
                 _LOGGER.warning("%s failed (attempt %s of 2): %s", name, attempt, err)
             else:
                 return
-        raise ControlError(f"{name} failed: {error}", name, str(error))
+        raise ControlError(name, str(error))
 
     def commands_for(self, result: OptimizationResult, now: datetime) -> list[ServiceCommand]:
         """Return the service calls that make the inverter follow `result` from `now`."""
