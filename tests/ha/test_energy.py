@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
@@ -506,3 +507,34 @@ async def test_consumption_forecast_derives_home_from_the_meters(
 
     assert forecast[:14] == pytest.approx(HOME)
     assert forecast[14:] == [0.5] * 10
+
+
+async def test_unavailable_meter_keeps_the_hour_when_the_soc_is_not_recorded(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The snapshots know both edge SOCs; a SOC excluded from the recorder must not matter."""
+    await hass.config.async_set_time_zone(TZ)
+    starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
+    freezer.move_to(starts[5] + timedelta(minutes=1))
+    import_day_statistics(hass, starts[:14])
+    readings = {flow: meter_readings(flow) for flow in METERS}
+    data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
+
+    async def soc_not_recorded(*args: object, **kwargs: object) -> list[None]:
+        return [None, None]
+
+    with patch.object(HomeAssistantEnergyData, "_async_values_at", soc_not_recorded):
+        for index in (5, 6):
+            freezer.move_to(starts[index])
+            set_soc(hass, round(SOC_EDGES[index], 6))
+            for flow in METERS:
+                set_meter(hass, flow, readings[flow][index])
+            if index == 6:
+                set_meter(hass, "grid_export", "unavailable")
+            await hass.async_block_till_done()
+            await async_wait_recording_done(hass)
+            measured = await data.measure_hour(starts[index - 1])
+    assert measured is not None
+    assert measured.grid_exported == pytest.approx(FLOWS["grid_export"][5])
+    assert measured.battery_soc_start == pytest.approx(SOC_EDGES[5])
+    assert measured.battery_soc_end == pytest.approx(SOC_EDGES[6])

@@ -362,7 +362,9 @@ class HomeAssistantEnergyData:
 
         if missing or soc_start is None or soc_end is None:
             # A reading missing at either edge: the recorder knows the hour from its own data.
-            recorded = await self._async_recorded_hour(utc_start, missing, previous, current)
+            recorded = await self._async_recorded_hour(
+                utc_start, missing, previous, current, (soc_start, soc_end)
+            )
             if recorded is None:
                 _LOGGER.info(
                     "Hour %s not measured: no reading for %s and no recorded history",
@@ -370,10 +372,8 @@ class HomeAssistantEnergyData:
                     ", ".join(missing) or "the SOC",
                 )
                 return None
-            flows_kwh, recorded_soc_start, recorded_soc_end = recorded
+            flows_kwh, soc_start, soc_end = recorded
             deltas.update(flows_kwh)
-            soc_start = soc_start if soc_start is not None else recorded_soc_start
-            soc_end = soc_end if soc_end is not None else recorded_soc_end
         return build_measurement(hour_start, soc_start, soc_end, deltas)
 
     async def _async_recorded_hour(
@@ -382,11 +382,13 @@ class HomeAssistantEnergyData:
         flows: Sequence[str],
         previous: MeterSnapshot | None,
         current: MeterSnapshot,
+        known_socs: tuple[float | None, float | None],
     ) -> tuple[dict[str, float], float, float] | None:
         """Return the given flows and the edge SOCs of one hour from the recorder, or None.
 
         The hour's compiled statistics come first; right after the boundary they are not
-        compiled yet, so the meters' recorded states at the hour's edges come next.
+        compiled yet, so the meters' recorded states at the hour's edges come next. Only an
+        edge SOC the snapshots do not know is looked up.
         """
         if not recorder_available(self._hass):
             return None
@@ -406,12 +408,19 @@ class HomeAssistantEnergyData:
             if value is None:
                 return None
             flows_kwh[flow] = max(value, 0.0)
-        socs = await self._async_values_at(
-            self._config.soc_entity, [hour_start, hour_end], _soc_percent
-        )
-        if socs[0] is None or socs[1] is None:
+        socs = list(known_socs)
+        if None in socs:
+            recorded = await self._async_values_at(
+                self._config.soc_entity, [hour_start, hour_end], _soc_percent
+            )
+            socs = [
+                known if known is not None else found
+                for known, found in zip(socs, recorded, strict=True)
+            ]
+        soc_start, soc_end = socs
+        if soc_start is None or soc_end is None:
             return None
-        return flows_kwh, socs[0], socs[1]
+        return flows_kwh, soc_start, soc_end
 
     async def _async_delta_from_states(
         self, entity_id: str, hour_start: datetime, before: float | None, after: float | None
