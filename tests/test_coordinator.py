@@ -98,10 +98,7 @@ async def test_tomorrow_is_planned_at_23_55(
     assert tomorrow.periods[0].soc_start_percent == 10.0
     assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "planned"
     savings = hass.states.get("sensor.home_battery_tomorrow_planned_savings")
-    assert (
-        float(savings.state) == round(tomorrow.total_savings, 2)
-        or abs(float(savings.state) - tomorrow.total_savings) < 1e-6
-    )
+    assert float(savings.state) == pytest.approx(tomorrow.total_savings, abs=1e-9)
     assert len(savings.attributes["hours"]) == 24
 
 
