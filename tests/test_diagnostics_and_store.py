@@ -24,6 +24,8 @@ async def test_diagnostics(hass: HomeAssistant, init_integration: MockConfigEntr
     assert data["entry"]["data"]["soc_entity"] == "sensor.battery_soc"
     assert [s["created_for_scenario"] for s in data["schedules_today"]] == ["restart"]
     assert data["history_today"] == []
+    assert data["sources"]["price_entity"] == "sensor.nordpool"
+    assert data["sources"]["solar_forecast_available"] is False
     assert len(data["daily_view"]["hours"]) == 24
     assert data["control"]["mode"] == "monitor"
     assert data["last_update_success"] is True

@@ -59,7 +59,6 @@ CONF_DISCHARGE_POWER_NUMBER: Final = "discharge_power_number"
 CONF_GRID_CHARGE_SWITCH: Final = "grid_charge_switch"
 CONF_CONTROL_SCRIPT: Final = "control_script"
 CONF_GROWATT_DEVICE_ID: Final = "growatt_device_id"
-CONF_AUTO_CONTROL: Final = "auto_control"
 
 DEFAULTS: Final[dict[str, object]] = {
     CONF_MIN_SOC: 10.0,

@@ -51,6 +51,7 @@ from .const import (
     DOMAIN,
     PERIOD_MINUTES,
 )
+from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
 from .engine.ports import DataUnavailableError
 from .engine.timeutil import hour_index
@@ -172,8 +173,6 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
     def __init__(self, hass: HomeAssistant, entry: BessConfigEntry) -> None:
         """Build the manager and its Home Assistant adapters for one entry."""
         super().__init__(hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
-        from .engine.manager import SimpleBatterySystemManager
-
         settings = {**entry.data, **entry.options}
         self.energy = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(settings))
         self.controller = HomeAssistantController(
@@ -236,10 +235,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             return
         # Known before the first scenario applies anything: switched off stays off.
         self.controller.set_enabled(bool(raw.get("auto_control", True)))
+        self.energy.restore_snapshot(raw.get("meter_snapshot"))
         try:
             self.manager.load_state(raw)
-            self.energy.restore_snapshot(raw.get("meter_snapshot"))
-        except (KeyError, TypeError, ValueError) as err:
+        except CorruptStoreError as err:
             path = await self.persistence.async_keep_aside(raw)
             ir.async_create_issue(
                 self.hass,
@@ -250,7 +249,6 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                 translation_key=ISSUE_STORE_INVALID,
                 translation_placeholders={"path": path, "error": str(err)},
             )
-            self.manager.load_state(None)
 
     @override
     async def async_shutdown(self) -> None:
@@ -266,9 +264,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def async_restart_and_reconstruct(self) -> None:
         """Scenario 3: rebuild today's missing hours, re-plan from the real SOC."""
-        now = dt_util.now()
-        _, current_hour = hour_index(now, now.tzinfo or dt_util.get_default_time_zone())
-        await self._async_run(lambda: self.manager.restart_and_reconstruct(current_hour))
+        await self._async_run(self.manager.restart_and_reconstruct)
 
     async def async_update_schedule(self) -> None:
         """Scenario 2: record the hour just completed and re-plan the rest of the day."""

@@ -29,6 +29,7 @@ async def async_get_config_entry_diagnostics(
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
+        "sources": coordinator.energy.describe_sources(),
         "history_today": [event.to_dict() for event in manager.history.get_day_events(today)],
         "schedules_today": [s.to_dict() for s in manager.schedules.get_all_schedules_today(today)],
         "daily_view": coordinator.daily_view(today).to_dict(),

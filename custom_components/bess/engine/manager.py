@@ -17,11 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import functools
 import logging
-import time
 from typing import Any
 
-from . import optimizer
 from .daily_view import DailyViewBuilder
+from .engine import OptimizationEngine
 from .history import HistoricalDataStore, HistoryConflictError
 from .models import (
     BatterySettings,
@@ -71,8 +70,8 @@ class ManagerStatus:
 
 
 def _default_optimizer(inputs: OptimizationInput) -> OptimizationResult:
-    """Run the optimizer module's current `optimize_battery_schedule`."""
-    return optimizer.optimize_battery_schedule(inputs)
+    """Plan with the OptimizationEngine (design §3.5), which times the solve."""
+    return OptimizationEngine().optimize(inputs)
 
 
 class SimpleBatterySystemManager:
@@ -116,7 +115,6 @@ class SimpleBatterySystemManager:
         self._latest_result: OptimizationResult | None = None
         self._latest_scenario: Scenario | None = None
         self._last_optimization_time: datetime | None = None
-        self._last_optimization_seconds: float | None = None
         self._last_error: str | None = None
         self._waiting_for_prices = False
 
@@ -169,7 +167,7 @@ class SimpleBatterySystemManager:
     @property
     def last_solve_seconds(self) -> float | None:
         """Return how long the last optimization took (wall clock, seconds), or None."""
-        return self._last_optimization_seconds
+        return None if self._latest_result is None else self._latest_result.solve_seconds
 
     @property
     def last_error(self) -> str | None:
@@ -184,7 +182,7 @@ class SimpleBatterySystemManager:
             latest_scenario=self._latest_scenario,
             tomorrow_result=self.tomorrow_result,
             last_optimization_time=self._last_optimization_time,
-            last_optimization_seconds=self._last_optimization_seconds,
+            last_optimization_seconds=self.last_solve_seconds,
             last_error=self._last_error,
             waiting_for_prices=self._waiting_for_prices,
         )
@@ -497,11 +495,7 @@ class SimpleBatterySystemManager:
             initial_soc_percent=initial,
             terminal_value_per_kwh=self._terminal_value_per_kwh,
         )
-        began = time.perf_counter()
         result = await self._executor.run(functools.partial(self._optimize, inputs))
-        elapsed = time.perf_counter() - began
-        if result.solve_seconds == 0.0:
-            result = replace(result, solve_seconds=elapsed)
 
         self.schedules.store_schedule(
             StoredSchedule(
@@ -514,7 +508,6 @@ class SimpleBatterySystemManager:
         self._latest_result = result
         self._latest_scenario = scenario
         self._last_optimization_time = now
-        self._last_optimization_seconds = elapsed
         self._last_error = None
         await self.async_save()
         return result

@@ -48,7 +48,6 @@ def build_result(
     inputs: OptimizationInput,
     charge: FloatArray,
     discharge: FloatArray,
-    solve_seconds: float = 0.0,
 ) -> OptimizationResult:
     """Return the plan that charges `charge` and discharges `discharge` kWh per period."""
     battery = inputs.battery
@@ -105,7 +104,6 @@ def build_result(
         total_savings=float((base - cost).sum()),
         total_grid_only_cost=float(grid_only_cost(buy, load).sum()),
         final_soc_percent=float(soc[-1]),
-        solve_seconds=solve_seconds,
     )
 
 

@@ -31,11 +31,11 @@ from ..const import (
     DOMAIN,
 )
 from ..engine.models import Intent, OptimizationResult, PeriodPlan
+from ..engine.tou import GROWATT_MAX_INTERVALS, TouMode, schedule_to_tou
 
 _LOGGER = logging.getLogger(__name__)
 
 ISSUE_CONTROL_FAILED = "control_failed"
-GROWATT_SEGMENTS = 9
 
 
 class ControlStatus(StrEnum):
@@ -277,19 +277,17 @@ class HomeAssistantController:
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """The remaining plan as Growatt time segments (at most nine); the rest disabled."""
-        from ..engine.tou import TouMode, schedule_to_tou
-
         # Outside every enabled segment a Growatt inverter runs load-first, so only the
         # battery-first and grid-first intervals need a segment.
         intervals = [
             interval
             for interval in schedule_to_tou(
-                result, GROWATT_SEGMENTS, start_index=index, count_load_first=False
+                result, GROWATT_MAX_INTERVALS, start_index=index, count_load_first=False
             )
             if interval.mode is not TouMode.LOAD_FIRST
         ]
         commands: list[ServiceCommand] = []
-        for segment in range(1, GROWATT_SEGMENTS + 1):
+        for segment in range(1, GROWATT_MAX_INTERVALS + 1):
             data: dict[str, Any] = {
                 "device_id": self.config.growatt_device_id,
                 "segment_id": segment,
