@@ -66,6 +66,8 @@ class DailyViewBuilder:
 
         hours: list[HourlyData] = []
         grid_only = 0.0
+        # A stored plan is parsed once per view, not once per hour it covers.
+        parsed: dict[int, OptimizationResult] = {}
         for index, start in enumerate(starts):
             if index < current_hour:
                 event = self.history.get_event_at(start)
@@ -76,9 +78,11 @@ class DailyViewBuilder:
                 grid_only += grid_only_cost(event.buy_price, event.home_consumed)
                 continue
             schedule = self.schedules.get_latest_covering(start, day)
-            planned = (
-                _predicted_hour(schedule.result, index, start) if schedule is not None else None
-            )
+            planned = None
+            if schedule is not None:
+                if id(schedule) not in parsed:
+                    parsed[id(schedule)] = schedule.result
+                planned = _predicted_hour(parsed[id(schedule)], index, start)
             if planned is None:
                 hours.append(HourlyData(hour=index, start=start, source="missing"))
                 continue
