@@ -41,6 +41,9 @@ ENGINE_TESTS = Path(__file__).parent / "engine"
 settings.register_profile("bess", derandomize=True, database=None)
 settings.load_profile("bess")
 TIME_ZONE = "Europe/Stockholm"
+# The moment every Home Assistant test starts at unless it names its own: a Tuesday morning
+# of winter time. No test may depend on the real date.
+FROZEN_NOW = "2026-11-24 10:30:00+01:00"
 
 SOC = "sensor.battery_soc"
 PRICE = "sensor.nordpool"
@@ -56,6 +59,20 @@ PRICE_SHAPE = [
     0.30, 0.28, 0.25, 0.24, 0.26, 0.35, 0.80, 1.40, 1.60, 1.10, 0.90, 0.70,
     0.60, 0.55, 0.60, 0.75, 1.20, 1.80, 2.00, 1.60, 1.00, 0.70, 0.50, 0.40,
 ]  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Freeze the clock of every test that runs Home Assistant in-process.
+
+    A test that marks its own `freeze_time`, or moves the `freezer`, starts from there;
+    the others start at FROZEN_NOW. (pytest-freezer then puts `freezer` first.)
+    """
+    for item in items:
+        if "hass" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "freeze_time"
+        ):
+            item.add_marker(pytest.mark.freeze_time(FROZEN_NOW))
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +168,10 @@ class Home:
 
 @pytest.fixture
 async def home(hass: HomeAssistant) -> Home:
-    """A home in Stockholm with prices for today and tomorrow, SOC 50 % and zeroed meters."""
+    """A home in Stockholm with prices for today and tomorrow, SOC 50 % and zeroed meters.
+
+    "Today" is the frozen clock's day: every test that uses the home runs frozen.
+    """
     await hass.config.async_set_time_zone(TIME_ZONE)
     hass.config.currency = "SEK"
     home = Home(hass)

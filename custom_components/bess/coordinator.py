@@ -57,7 +57,7 @@ from .engine.ports import DataUnavailableError
 from .engine.timeutil import hour_index
 from .ha.controller import ControlConfig, ControlStatus, HomeAssistantController
 from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData
-from .ha.storage import StorePersistence
+from .ha.storage import StorePersistence, UnreadableStoreError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -229,16 +229,25 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         await self.async_restart_and_reconstruct()
 
     async def _async_load_stores(self) -> None:
-        """Load history and schedules; data that cannot be read is kept aside, not lost."""
-        raw = await self.persistence.load()
-        if raw is None:
-            return
-        # Known before the first scenario applies anything: switched off stays off.
-        self.controller.set_enabled(bool(raw.get("auto_control", True)))
-        self.energy.restore_snapshot(raw.get("meter_snapshot"))
+        """Load history and schedules; a store that cannot be read is kept aside, not lost.
+
+        Everything is parsed before anything is used. Whatever cannot be read (not JSON,
+        the wrong shape, a newer bess's layout) is copied aside before the first save, a
+        repair issue says where, and bess starts with empty stores.
+        """
+        raw: dict[str, Any] | None = None
         try:
+            raw = await self.persistence.load()
+            if raw is None:
+                return
+            auto_control = raw.get("auto_control", True)
+            if not isinstance(auto_control, bool):
+                raise UnreadableStoreError(f"auto_control is {auto_control!r}, not true/false")
+            snapshot = raw.get("meter_snapshot")
+            if snapshot is not None and not isinstance(snapshot, dict):
+                raise UnreadableStoreError("the meter snapshot is not a JSON object")
             self.manager.load_state(raw)
-        except CorruptStoreError as err:
+        except (UnreadableStoreError, CorruptStoreError) as err:
             path = await self.persistence.async_keep_aside(raw)
             ir.async_create_issue(
                 self.hass,
@@ -249,6 +258,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                 translation_key=ISSUE_STORE_INVALID,
                 translation_placeholders={"path": path, "error": str(err)},
             )
+            return
+        # Known before the first scenario applies anything: switched off stays off.
+        self.controller.set_enabled(auto_control)
+        self.energy.restore_snapshot(snapshot)
 
     @override
     async def async_shutdown(self) -> None:

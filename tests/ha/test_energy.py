@@ -10,7 +10,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
-from homeassistant.components.recorder.models import StatisticMeanType
+from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -114,6 +114,26 @@ def set_soc(hass: HomeAssistant, value: float | str) -> None:
     hass.states.async_set(SOC, str(value), {"unit_of_measurement": "%", "device_class": "battery"})
 
 
+def energy_metadata(statistic_id: str) -> Any:
+    """The recorder's metadata of a kWh meter's statistics.
+
+    Home Assistant 2025.11 and newer need the unit class with the unit (`unit_class`); older
+    releases have no such column and refuse the key.
+    """
+    metadata: dict[str, Any] = {
+        "has_mean": False,
+        "mean_type": StatisticMeanType.NONE,
+        "has_sum": True,
+        "name": None,
+        "source": "recorder",
+        "statistic_id": statistic_id,
+        "unit_of_measurement": "kWh",
+    }
+    if "unit_class" in StatisticMetaData.__annotations__:
+        metadata["unit_class"] = "energy"
+    return metadata
+
+
 def import_day_statistics(hass: HomeAssistant, hour_starts: list[datetime]) -> None:
     """Import the hourly statistics the recorder compiles for these meters."""
     for flow, entity_id in METERS.items():
@@ -127,19 +147,7 @@ def import_day_statistics(hass: HomeAssistant, hour_starts: list[datetime]) -> N
             {"start": start, "state": readings[i + 1], "sum": sums[i + 1]}
             for i, start in enumerate(hour_starts)
         ]
-        async_import_statistics(
-            hass,
-            {
-                "has_mean": False,
-                "mean_type": StatisticMeanType.NONE,
-                "has_sum": True,
-                "name": None,
-                "source": "recorder",
-                "statistic_id": entity_id,
-                "unit_of_measurement": "kWh",
-            },
-            rows,
-        )
+        async_import_statistics(hass, energy_metadata(entity_id), rows)
 
 
 def assert_same_hour(actual: HourMeasurement, expected: HourMeasurement) -> None:
@@ -436,15 +444,7 @@ def _consumption_statistics(hass: HomeAssistant, first: datetime, days: int) -> 
             rows.append({"start": start, "state": 100.0 + total, "sum": total})
     async_import_statistics(
         hass,
-        {
-            "has_mean": False,
-            "mean_type": StatisticMeanType.NONE,
-            "has_sum": True,
-            "name": None,
-            "source": "recorder",
-            "statistic_id": "sensor.house_energy",
-            "unit_of_measurement": "kWh",
-        },
+        energy_metadata("sensor.house_energy"),
         rows,
     )
     return means

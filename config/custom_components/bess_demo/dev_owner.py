@@ -39,6 +39,10 @@ DISPLAY_NAME = "Developer"
 async def prepare(config_dir: Path, token_file: Path | None) -> str:
     """Create the owner and finish onboarding; return what was done."""
     hass = HomeAssistant(str(config_dir))
+    # Home Assistant 2025.10 and newer create the device registry in a set-up step of its
+    # own (bootstrap calls it); older releases create it on first use.
+    if hasattr(dr, "async_setup"):
+        dr.async_setup(hass)
     await asyncio.gather(dr.async_load(hass), er.async_load(hass))
     hass.auth = await auth_manager_from_config(hass, [{"type": "homeassistant"}], [])
     provider = hass.auth.auth_providers[0]

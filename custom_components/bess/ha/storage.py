@@ -1,13 +1,19 @@
-"""Persistence of the history and the schedules through Home Assistant's Store helper."""
+"""Persistence of the history and the schedules through Home Assistant's Store helper.
+
+A store that bess cannot read is never overwritten or deleted: its file is copied aside,
+byte for byte, before anything is saved again (see `StorePersistence.load`).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+import shutil
 from typing import Any, override
 
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -17,6 +23,10 @@ _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 1
+
+
+class UnreadableStoreError(Exception):
+    """The stored file cannot be read by this bess; nothing of it was loaded."""
 
 
 class BessStore(Store[dict[str, Any]]):
@@ -29,10 +39,32 @@ class BessStore(Store[dict[str, Any]]):
         """Bring data written by an older version to the current layout."""
         if old_major_version > STORAGE_VERSION:
             # Written by a newer bess after a downgrade: refuse rather than misread it.
-            raise NotImplementedError(f"storage version {old_major_version} is newer than ours")
+            # (Home Assistant 2025.10 and newer refuse it themselves before this is called.)
+            raise UnreadableStoreError(_newer_message(old_major_version))
         # Version 1.1 is the first layout: nothing to migrate yet. Later layouts add steps
         # here, keyed on (old_major_version, old_minor_version).
         return old_data
+
+
+def _newer_message(version: object) -> str:
+    return f"it was written by a newer bess (storage version {version}, this bess reads 1)"
+
+
+def check_envelope(raw: bytes) -> None:
+    """Raise UnreadableStoreError unless `raw` is a store file this bess can read."""
+    try:
+        envelope = json.loads(raw)
+    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+        raise UnreadableStoreError(f"the file is not valid JSON ({err})") from err
+    if not isinstance(envelope, dict):
+        raise UnreadableStoreError("the file does not hold a JSON object")
+    version = envelope.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UnreadableStoreError(f"the file has no storage version (version: {version!r})")
+    if version > STORAGE_VERSION:
+        raise UnreadableStoreError(_newer_message(version))
+    if not isinstance(envelope.get("data"), dict):
+        raise UnreadableStoreError("the file's data is not a JSON object")
 
 
 class StorePersistence:
@@ -55,26 +87,56 @@ class StorePersistence:
         return str(self._store.path)
 
     async def load(self) -> dict[str, Any] | None:
-        """Return the saved data (None when there is none, or the file was corrupt JSON).
+        """Return the saved data, or None when there is none.
 
-        Home Assistant itself moves a file that is not valid JSON aside as
-        `<file>.corrupt.<time>` and raises a repair issue, so that case arrives here as None.
+        Raise UnreadableStoreError when the file is not valid JSON, not of the store's shape,
+        or written by a newer bess. The file is checked here before Home Assistant's Store
+        reads it, so that bess (not Store, which differs between Home Assistant versions)
+        decides what happens to it: `async_keep_aside`, then a repair issue.
         """
-        return await self._store.async_load()
+        raw = await self._hass.async_add_executor_job(self._read_file)
+        if raw is not None:
+            check_envelope(raw)
+        try:
+            data = await self._store.async_load()
+        except UnreadableStoreError:
+            raise
+        except (HomeAssistantError, ValueError, KeyError, TypeError) as err:
+            # E.g. Home Assistant's UnsupportedStorageVersionError (2025.10 and newer).
+            raise UnreadableStoreError(f"Home Assistant could not load it ({err})") from err
+        if data is not None and not isinstance(data, dict):
+            raise UnreadableStoreError("the stored data is not a JSON object")
+        return data
+
+    def _read_file(self) -> bytes | None:
+        try:
+            return Path(self.path).read_bytes()
+        except FileNotFoundError:
+            return None
 
     async def save(self, data: dict[str, Any]) -> None:
         """Write the data now (atomically)."""
         await self._store.async_save(data)
 
     async def async_keep_aside(self, data: Any) -> str:
-        """Save data that could not be understood next to the store and return its path."""
-        target = f"{self.path}.invalid.{dt_util.utcnow().strftime('%Y%m%dT%H%M%S')}"
+        """Keep what could not be read next to the store, never pruned; return its path.
 
-        def _write() -> None:
+        The file is copied as it is, byte for byte. Where there is no file (the data came
+        from somewhere else, as in tests), `data` is written as JSON.
+        """
+        target = f"{self.path}.invalid.{dt_util.utcnow().strftime('%Y%m%dT%H%M%S%f')}"
+
+        def _copy() -> None:
+            source = Path(self.path)
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-            Path(target).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+            if source.exists():
+                shutil.copy2(source, target)
+                if Path(target).read_bytes() != source.read_bytes():
+                    raise OSError(f"the copy {target} differs from {source}")
+            else:
+                Path(target).write_text(json.dumps(data, indent=2, default=str), "utf-8")
 
-        await self._hass.async_add_executor_job(_write)
+        await self._hass.async_add_executor_job(_copy)
         _LOGGER.error("Stored bess data could not be read; it was kept as %s", target)
         return target
 
