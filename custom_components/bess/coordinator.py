@@ -56,7 +56,7 @@ from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationR
 from .engine.ports import DataUnavailableError
 from .engine.timeutil import hour_index
 from .ha.controller import ControlConfig, ControlStatus, HomeAssistantController
-from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData
+from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData, soc_percent
 from .ha.storage import StorePersistence, UnreadableStoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -246,7 +246,17 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             snapshot = raw.get("meter_snapshot")
             if snapshot is not None and not isinstance(snapshot, dict):
                 raise UnreadableStoreError("the meter snapshot is not a JSON object")
-            self.manager.load_state(raw)
+            dropped = self.manager.load_state(raw)
+            if dropped:
+                # The rest loads; the file as it was is kept, so nothing is lost.
+                path = await self.persistence.async_keep_aside(raw)
+                _LOGGER.warning(
+                    "%s unreadable stored entr%s dropped (%s); the store as it was is kept as %s",
+                    len(dropped),
+                    "y was" if len(dropped) == 1 else "ies were",
+                    "; ".join(dropped[:3]),
+                    path,
+                )
         except (UnreadableStoreError, CorruptStoreError) as err:
             path = await self.persistence.async_keep_aside(raw)
             ir.async_create_issue(
@@ -352,11 +362,13 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
     async def _async_on_soc_change(self, event: Event[EventStateChangedData]) -> None:
         """Go unavailable when the SOC does; re-plan from the real SOC when it is back."""
         new = event.data["new_state"]
-        if new is None or new.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        if soc_percent(new) is None:
+            # Unavailable, or a reading that is not a SOC (nan, 150 %): never planned with.
             if self._unavailable is None:
                 entity_id = event.data["entity_id"]
-                self._set_unavailable(DataUnavailableError(entity_id, "unavailable"))
-                self.async_set_update_error(UpdateFailed(f"{entity_id} is unavailable"))
+                why = "SOC is unavailable" if new is None else f"SOC is {new.state!r}"
+                self._set_unavailable(DataUnavailableError(entity_id, why))
+                self.async_set_update_error(UpdateFailed(f"{entity_id}: {why}"))
             return
         if self._unavailable is not None:
             await self.async_restart_and_reconstruct()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -148,16 +149,64 @@ def test_json_round_trip_keeps_every_event_exactly(store: HistoricalDataStore) -
     assert restored.record_event(event(DAY, 7, charged=7 * 0.1 + 1 / 3)) is False
 
 
-def test_restore_refuses_corrupt_data_and_keeps_what_it_had(store: HistoricalDataStore) -> None:
+def test_restore_refuses_an_unknown_layout_and_keeps_what_it_had(
+    store: HistoricalDataStore,
+) -> None:
     store.record_event(event(DAY, 1))
-    data = store.to_dict()
-    data["events"].append({**data["events"][0], "battery_charged": 9.0})
-
-    with pytest.raises(HistoryConflictError):
-        store.restore(data)
     with pytest.raises(ValueError, match="version"):
         store.restore({"version": 99, "events": []})
+    with pytest.raises(TypeError):
+        store.restore({"version": 1, "events": {"not": "a list"}})
     assert store.get_completed_hours() == [1]
+
+
+def test_restore_drops_entries_that_are_not_facts_and_keeps_the_rest(
+    store: HistoricalDataStore,
+) -> None:
+    for hour in (1, 2, 3, 4):
+        store.record_event(event(DAY, hour))
+    data = json.loads(json.dumps(store.to_dict()))
+    data["events"][1]["battery_soc_end"] = None  # NaN, as JSON writes it
+    data["events"][2]["buy_price"] = "nan"
+    data["events"].append({**data["events"][0], "battery_charged": 9.0})  # a second hour 1
+    data["events"].append({"hour": "garbage"})
+
+    fresh = HistoricalDataStore(store._clock, STOCKHOLM)
+    dropped = fresh.restore(data)
+
+    assert fresh.get_completed_hours(DAY) == [1, 4]
+    assert fresh.get_hour_event(1, DAY).battery_charged == 1.0  # the first record stands
+    assert len(dropped) == 4
+    assert "battery_soc_end is None" in dropped[0]
+
+
+def test_an_event_refuses_values_that_are_not_finite_or_a_soc_out_of_range() -> None:
+    good = event(DAY, 1)
+    for field, value in (
+        ("battery_soc_start", float("nan")),
+        ("grid_imported", float("inf")),
+        ("battery_soc_end", 150.0),
+        ("battery_soc_start", -5.0),
+        ("sell_price", None),
+    ):
+        with pytest.raises(ValueError, match=field):
+            replace(good, **{field: value})
+
+
+def test_a_change_of_time_zone_keeps_every_recorded_hour() -> None:
+    store = HistoricalDataStore(FakeClock(local(DAY, 12)), STOCKHOLM)
+    for hour in range(24):
+        store.record_event(event(DAY, hour))
+    data = json.loads(json.dumps(store.to_dict()))
+
+    helsinki = ZoneInfo("Europe/Helsinki")
+    moved = HistoricalDataStore(FakeClock(local(DAY, 12)), helsinki)
+    assert moved.restore(data) == []
+    assert len(moved) == 24
+    # The same absolute hours, now indexed in the new zone: Stockholm's 00:00 is 01:00 there.
+    first = moved.get_event_at(local(DAY, 0))
+    assert first.hour == 1
+    assert first.start.astimezone(UTC) == local(DAY, 0).astimezone(UTC)
 
 
 def test_a_restored_autumn_event_equals_its_live_twin() -> None:

@@ -171,11 +171,24 @@ def test_json_round_trip_keeps_every_schedule(store: ScheduleStore) -> None:
     assert restored.get_all_schedules_today()[1].result.periods[0].buy_price == 1 / 3
 
 
-def test_restore_refuses_a_corrupt_result_and_keeps_what_it_had(store: ScheduleStore) -> None:
-    store.store_schedule(stored(DAY, 0, local(DAY, 0)))
-    data = store.to_dict()
+def test_restore_drops_an_unreadable_schedule_and_keeps_the_rest(store: ScheduleStore) -> None:
+    for hour in (0, 1, 2):
+        store.store_schedule(stored(DAY, hour, local(DAY, hour)))
+    data = json.loads(json.dumps(store.to_dict()))
     del data["schedules"][0]["algorithm_result"]["periods"][0]["cost"]
+    data["schedules"][1]["algorithm_result"]["periods"][0]["savings"] = None  # a NaN saved
 
+    fresh = ScheduleStore(store._clock, STOCKHOLM)
+    dropped = fresh.restore(data)
+    assert [s.optimization_hour for s in fresh.get_all_schedules_today()] == [2]
+    assert len(dropped) == 2
+    assert "not a finite number" in dropped[1]
+
+
+def test_restore_refuses_an_unknown_layout_and_keeps_what_it_had(store: ScheduleStore) -> None:
+    store.store_schedule(stored(DAY, 0, local(DAY, 0)))
     with pytest.raises(TypeError):
-        store.restore(data)
+        store.restore({"version": 1, "schedules": {"a": 1}})
+    with pytest.raises(ValueError, match="version"):
+        store.restore({"version": 7, "schedules": []})
     assert len(store.get_all_schedules_today()) == 1

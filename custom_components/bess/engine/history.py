@@ -7,6 +7,7 @@ is never dropped (a year of hours is a few megabytes of JSON at most).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
@@ -124,14 +125,32 @@ class HistoricalDataStore:
             "events": [self._events[key].to_dict() for key in sorted(self._events)],
         }
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Replace the content with what `to_dict` wrote (all or nothing)."""
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Replace the content with what `to_dict` wrote; return what had to be dropped.
+
+        A layout that is not the store's raises ValueError (or KeyError, TypeError) and
+        changes nothing. An event that is not a fact (a value that is not a finite number,
+        an unreadable time) is dropped, and said in the returned list. An event's index
+        within its day is derived from its start in the current zone, so a change of Home
+        Assistant's time zone keeps every hour.
+        """
         if data.get("version") != HISTORY_FORMAT_VERSION:
             raise ValueError(f"unknown history format version {data.get('version')!r}")
+        events = data["events"]
+        if not isinstance(events, list):
+            raise TypeError("history events are not a list")
         fresh = HistoricalDataStore(self._clock, self._tz)
-        for item in data["events"]:
-            fresh.record_event(HourlyEvent.from_dict(item))
+        dropped: list[str] = []
+        for item in events:
+            try:
+                event = HourlyEvent.from_dict(item)
+                _, index = hour_index(event.start, self._tz)
+                fresh.record_event(replace(event, hour=index))
+            except (KeyError, TypeError, ValueError, AttributeError, HistoryConflictError) as err:
+                start = item.get("start") if isinstance(item, dict) else None
+                dropped.append(f"history event {start or item!r}: {err}")
         self._events = fresh._events
+        return dropped
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], clock: Clock, tz: tzinfo) -> HistoricalDataStore:

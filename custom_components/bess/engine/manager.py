@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import functools
 import logging
+import math
 from typing import Any
 
 from .daily_view import DailyViewBuilder
@@ -197,18 +198,26 @@ class SimpleBatterySystemManager:
         """Load the stores from Persistence; raise CorruptStoreError if they cannot be read."""
         self.load_state(await self._persistence.load())
 
-    def load_state(self, data: dict[str, Any] | None) -> None:
-        """Replace the stores with `data` (None: empty); on CorruptStoreError load nothing."""
+    def load_state(self, data: dict[str, Any] | None) -> list[str]:
+        """Replace the stores with `data` (None: empty); return the entries it dropped.
+
+        A layout that cannot be read raises CorruptStoreError and loads nothing. A single
+        entry that is not readable (a value that is not a finite number, say) is dropped,
+        logged, and named in the returned list; the rest loads.
+        """
         history = HistoricalDataStore(self._clock, self._tz)
         schedules = ScheduleStore(self._clock, self._tz, self._keep_schedule_days)
+        dropped: list[str] = []
         if data is not None:
             try:
                 if data.get("version") != STORAGE_FORMAT_VERSION:
                     raise ValueError(f"unknown storage version {data.get('version')!r}")
-                history.restore(data["history"])
-                schedules.restore(data["schedules"])
+                dropped += history.restore(data["history"])
+                dropped += schedules.restore(data["schedules"])
             except (KeyError, TypeError, ValueError, AttributeError) as err:
                 raise CorruptStoreError(f"stored bess data cannot be read: {err!r}") from err
+        for what in dropped:
+            _LOGGER.warning("Dropped an unreadable stored entry: %s", what)
         # Parsed in full before anything is replaced: a corrupt store changes nothing.
         self.history = self.daily_view_builder.history = history
         self.schedules = self.daily_view_builder.schedules = schedules
@@ -216,6 +225,7 @@ class SimpleBatterySystemManager:
         latest = self.schedules.get_latest_schedule(today)
         self._latest_result = self._local(latest.result) if latest is not None else None
         self._latest_scenario = latest.created_for_scenario if latest is not None else None
+        return dropped
 
     def dump_state(self) -> dict[str, Any]:
         """Return everything that is saved, as JSON-able data."""
@@ -379,7 +389,12 @@ class SimpleBatterySystemManager:
             if price is None:
                 _LOGGER.warning("No price known for the hour starting %s; it stays missing", start)
                 continue
-            event = self._event(now, start, measurements[key], price)
+            try:
+                event = self._event(now, start, measurements[key], price)
+            except ValueError as err:
+                # Never recorded: a fact holds finite numbers only (a nan reading, say).
+                _LOGGER.warning("The hour starting %s stays missing: %s", start, err)
+                continue
             try:
                 changed |= self.history.record_event(event)
             except HistoryConflictError as err:
@@ -479,11 +494,19 @@ class SimpleBatterySystemManager:
         ):
             if len(series) != len(starts):
                 raise DataUnavailableError(name, f"{len(series)} values for {len(starts)} periods")
+            for start, value in zip(starts, series, strict=True):
+                if not math.isfinite(value):
+                    raise DataUnavailableError(
+                        name, f"the value for {start.isoformat()} is {value}, not a number"
+                    )
+        if not 0.0 <= soc_percent <= 100.0:  # also false for nan
+            # Never planned with, nor clipped into range: a broken reading is not a SOC.
+            raise DataUnavailableError("battery SOC", f"{soc_percent} is not from 0 to 100 %")
         battery = self._battery
         # The plan starts from the real SOC, even outside the configured window (below the
         # minimum after a deep discharge): the optimizer then only charges or idles until
-        # the battery is back inside it. Only physically impossible readings are clipped.
-        initial = min(max(soc_percent, 0.0), 100.0)
+        # the battery is back inside it.
+        initial = soc_percent
         inputs = OptimizationInput(
             start=starts[0],
             period_minutes=PERIOD_MINUTES,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+import math
 from typing import Any, Literal
 
 
@@ -149,6 +150,11 @@ class OptimizationInput:
             raise ValueError("period_minutes must be > 0")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
+        for name in ("buy", "sell", "load", "solar"):
+            if not all(math.isfinite(v) for v in getattr(self, name)):
+                raise ValueError(f"{name} holds a value that is not a finite number")
+        if not 0.0 <= self.initial_soc_percent <= 100.0:  # also false for nan
+            raise ValueError(f"initial SOC {self.initial_soc_percent!r} is not from 0 to 100 %")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +190,25 @@ class OptimizationResult:
         index = int(offset // self.period_minutes)
         return index if 0 <= index < len(self.periods) else None
 
+    def is_finite(self) -> bool:
+        """Return whether every number of the plan is finite (a stored null is not)."""
+        totals = (
+            self.total_cost,
+            self.total_baseline_cost,
+            self.total_savings,
+            self.total_grid_only_cost,
+            self.final_soc_percent,
+        )
+        numbers = [
+            value
+            for period in self.periods
+            for value in asdict(period).values()
+            if not isinstance(value, str)
+        ]
+        return all(
+            isinstance(v, int | float) and math.isfinite(v) for v in (*totals, *numbers)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data (the design's `algorithm_result`)."""
         return {
@@ -214,6 +239,20 @@ class OptimizationResult:
         )
 
 
+_EVENT_NUMBERS = (
+    "battery_soc_start",
+    "battery_soc_end",
+    "solar_generated",
+    "home_consumed",
+    "grid_imported",
+    "grid_exported",
+    "battery_charged",
+    "battery_discharged",
+    "buy_price",
+    "sell_price",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HourlyEvent:
     """What really happened in one hour (design §3.2), plus its start and prices.
@@ -235,6 +274,16 @@ class HourlyEvent:
     start: datetime
     buy_price: float
     sell_price: float
+
+    def __post_init__(self) -> None:
+        """Refuse a fact that is not one: a value that is not a finite number, a SOC off 0–100."""
+        for name in _EVENT_NUMBERS:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} is {value!r}, not a finite number")
+        for name in ("battery_soc_start", "battery_soc_end"):
+            if not 0.0 <= getattr(self, name) <= 100.0:
+                raise ValueError(f"{name} is {getattr(self, name)!r}, not a SOC from 0 to 100 %")
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data."""

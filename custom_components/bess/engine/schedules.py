@@ -99,16 +99,31 @@ class ScheduleStore:
             ],
         }
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Replace the content with what `to_dict` wrote (all or nothing)."""
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Replace the content with what `to_dict` wrote; return what had to be dropped.
+
+        A layout that is not the store's raises and changes nothing; a schedule that cannot
+        be read (or holds a value that is not a finite number) is dropped and said.
+        """
         if data.get("version") != SCHEDULES_FORMAT_VERSION:
             raise ValueError(f"unknown schedules format version {data.get('version')!r}")
+        items = data["schedules"]
+        if not isinstance(items, list):
+            raise TypeError("schedules are not a list")
         fresh = ScheduleStore(self._clock, self._tz, self._keep_days)
-        for item in data["schedules"]:
-            schedule = StoredSchedule.from_dict(item)
-            OptimizationResult.from_dict(schedule.algorithm_result)  # refuse a corrupt result now
-            fresh.store_schedule(schedule)
+        dropped: list[str] = []
+        for item in items:
+            try:
+                schedule = StoredSchedule.from_dict(item)
+                result = OptimizationResult.from_dict(schedule.algorithm_result)
+                if not result.is_finite():
+                    raise ValueError("it holds a value that is not a finite number")
+                fresh.store_schedule(schedule)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                stamp = item.get("timestamp") if isinstance(item, dict) else None
+                dropped.append(f"schedule stored {stamp or item!r}: {err}")
         self._by_day = fresh._by_day
+        return dropped
 
     @classmethod
     def from_dict(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
+import math
 from typing import Any
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -141,10 +142,17 @@ class MeterSnapshot:
     def from_dict(cls, data: Mapping[str, Any]) -> MeterSnapshot:
         """Deserialize what `to_dict` wrote."""
         soc = data.get("soc_percent")
+        readings = {k: float(v) for k, v in dict(data["readings_kwh"]).items()}
+        soc_value = float(soc) if soc is not None else None
+        # Only finite readings were ever saved; anything else is not a reading.
+        if not all(math.isfinite(v) for v in readings.values()) or (
+            soc_value is not None and not 0.0 <= soc_value <= 100.0
+        ):
+            raise ValueError("the snapshot holds a value that is not a reading")
         return cls(
             boundary=datetime.fromisoformat(data["boundary"]),
-            readings_kwh={k: float(v) for k, v in dict(data["readings_kwh"]).items()},
-            soc_percent=float(soc) if soc is not None else None,
+            readings_kwh=readings,
+            soc_percent=soc_value,
         )
 
 
@@ -156,13 +164,21 @@ def meter_delta_kwh(previous_kwh: float, current_kwh: float) -> float:
     return max(current_kwh - previous_kwh, 0.0)
 
 
-def _energy_kwh(state: State | None) -> float | None:
-    """Return a meter state in kWh, or None when it is not a usable number."""
+def _number(state: State | None) -> float | None:
+    """Return a state as a finite number, or None (unavailable, unknown, text, nan, inf)."""
     if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
         return None
     try:
         value = float(state.state)
     except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _energy_kwh(state: State | None) -> float | None:
+    """Return a meter state in kWh, or None when it is not a usable (finite, ≥ 0) reading."""
+    value = _number(state)
+    if value is None or value < 0 or state is None:
         return None
     unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
     if unit and unit != "kWh":
@@ -173,14 +189,10 @@ def _energy_kwh(state: State | None) -> float | None:
     return value
 
 
-def _soc_percent(state: State | None) -> float | None:
-    """Return an SOC state as a float, or None when unknown."""
-    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-        return None
-    try:
-        return float(state.state)
-    except ValueError:
-        return None
+def soc_percent(state: State | None) -> float | None:
+    """Return an SOC state (%), or None unless it is a finite number from 0 to 100."""
+    value = _number(state)
+    return value if value is not None and 0.0 <= value <= 100.0 else None
 
 
 def build_measurement(
@@ -295,9 +307,12 @@ class HomeAssistantEnergyData:
             raise DataUnavailableError(entity_id, "SOC entity not found")
         if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             raise DataUnavailableError(entity_id, f"SOC is {state.state}")
-        soc = _soc_percent(state)
+        soc = soc_percent(state)
         if soc is None:
-            raise DataUnavailableError(entity_id, f"SOC {state.state!r} is not a number")
+            # Never planned with: nan, inf, 150 % or -5 % is a broken reading, not a SOC.
+            raise DataUnavailableError(
+                entity_id, f"SOC {state.state!r} is not a number from 0 to 100 %"
+            )
         return soc
 
     # Snapshots that carry the meter readings from one hour boundary to the next
@@ -323,7 +338,7 @@ class HomeAssistantEnergyData:
             if value is not None:
                 readings[flow] = value
         soc = (
-            _soc_percent(self._hass.states.get(self._config.soc_entity))
+            soc_percent(self._hass.states.get(self._config.soc_entity))
             if self._config.soc_entity
             else None
         )
@@ -411,7 +426,7 @@ class HomeAssistantEnergyData:
         socs = list(known_socs)
         if None in socs:
             recorded = await self._async_values_at(
-                self._config.soc_entity, [hour_start, hour_end], _soc_percent
+                self._config.soc_entity, [hour_start, hour_end], soc_percent
             )
             socs = [
                 known if known is not None else found
@@ -516,7 +531,7 @@ class HomeAssistantEnergyData:
             self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
         )
         edges = sorted({*ordered, *(start + HOUR for start in ordered)})
-        socs = await self._async_values_at(self._config.soc_entity, edges, _soc_percent)
+        socs = await self._async_values_at(self._config.soc_entity, edges, soc_percent)
         soc_by_edge = dict(zip(edges, socs, strict=True))
         rebuilt: dict[datetime, HourMeasurement] = {}
         for key in ordered:

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 import logging
+import math
 from typing import Any
 
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -280,6 +281,12 @@ class PriceSource:
         spot = average_to_periods(intervals, period_starts, self._period_minutes)
         if spot is None:
             return None
+        for start, value in zip(period_starts, spot, strict=True):
+            if not math.isfinite(value):
+                # A published price that is not a number (nan, inf): never planned with.
+                raise DataUnavailableError(
+                    self._entity_id, f"the price for {start.isoformat()} is {value}, not a number"
+                )
         return self._formula.apply(spot)
 
     async def async_get_spot_intervals(
