@@ -205,9 +205,7 @@ class OptimizationResult:
             for value in asdict(period).values()
             if not isinstance(value, str)
         ]
-        return all(
-            isinstance(v, int | float) and math.isfinite(v) for v in (*totals, *numbers)
-        )
+        return all(isinstance(v, int | float) and math.isfinite(v) for v in (*totals, *numbers))
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data (the design's `algorithm_result`)."""
