@@ -38,7 +38,8 @@ def _issue(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> ir.Issue
 
 
 def _stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, Any]:
-    return hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
+    data: dict[str, Any] = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
+    return data
 
 
 @pytest.mark.parametrize("reading", ["nan", "inf", "-inf", "150", "-5", "NaN"])

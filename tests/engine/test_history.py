@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -189,8 +190,9 @@ def test_an_event_refuses_values_that_are_not_finite_or_a_soc_out_of_range() -> 
         ("battery_soc_start", -5.0),
         ("sell_price", None),
     ):
+        changes: dict[str, Any] = {field: value}
         with pytest.raises(ValueError, match=field):
-            replace(good, **{field: value})
+            replace(good, **changes)
 
 
 def test_a_change_of_time_zone_keeps_every_recorded_hour() -> None:
