@@ -8,6 +8,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -29,6 +30,8 @@ from custom_components.bess.engine.models import Intent
 from .conftest import Home, entry_options, local
 
 SWITCH = "switch.home_battery_automatic_control"
+STATUS = "sensor.home_battery_control_status"
+HELPER_SELECT = "input_select.inverter_mode"
 CONTROL_OPTIONS = {
     CONF_CONTROL_MODE: CONTROL_ENTITIES,
     CONF_WORK_MODE_SELECT: "select.inverter_mode",
@@ -162,3 +165,75 @@ async def test_options_change_reloads_with_the_new_battery(
         "restart",
     ]
     assert manager.last_optimization_time == dt_util.now()  # re-planned at the change
+
+
+@pytest.fixture
+async def helper_entry(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The test battery driving an inverter wired through an input_select helper."""
+    assert await async_setup_component(
+        hass,
+        "input_select",
+        {"input_select": {"inverter_mode": {"options": [i.value for i in Intent]}}},
+    )
+    options = {
+        CONF_CONTROL_MODE: CONTROL_ENTITIES,
+        CONF_WORK_MODE_SELECT: HELPER_SELECT,
+        **{f"{CONF_MODE_OPTION_PREFIX}{intent.value}": intent.value for intent in Intent},
+    }
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        unique_id=mock_config_entry.unique_id,
+        data=dict(mock_config_entry.data),
+        options=entry_options(**options),
+    )
+
+
+async def test_hand_changes_missing_data_and_no_plan_are_all_on_the_control_status(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    helper_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 9, 30))
+    home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
+    await _set_up(hass, helper_entry)
+    manager = helper_entry.runtime_data.manager
+    planned = manager.latest_result
+    assert hass.states.get(HELPER_SELECT).state == planned.periods[0].intent.value
+    assert hass.states.get(STATUS).state == "controlling"
+
+    # By hand: shown at once, with the entity.
+    other = next(i.value for i in Intent if i is not planned.periods[0].intent)
+    await hass.services.async_call(
+        "input_select", "select_option", {"entity_id": HELPER_SELECT, "option": other}, True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(STATUS).state == "overridden"
+    assert hass.states.get(STATUS).attributes["overridden_entity"] == HELPER_SELECT
+
+    # The SOC goes away: at 10:00 no plan can be made, so the plan in force is followed
+    # (which also sets the mode back) and the status says so, staying available.
+    home.set_soc("unavailable")
+    freezer.move_to(local(2026, 11, 24, 10, 0))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    assert hass.states.get(STATUS).state == "following_last_plan"
+    assert "unavailable" in hass.states.get(STATUS).attributes["last_error"]
+    assert hass.states.get(HELPER_SELECT).state == planned.periods[1].intent.value
+
+    # Midnight, still no SOC and tomorrow's prices never came: no plan covers 00:00.
+    for moment in [*(local(2026, 11, 24, h) for h in range(11, 24)), local(2026, 11, 24, 23, 55)]:
+        freezer.move_to(moment)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    # Tomorrow's (failed) planning does not hide that today's SOC is missing.
+    assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "waiting_for_prices"
+    freezer.move_to(local(2026, 11, 25, 0))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(STATUS).state == "safe_mode"
+    assert hass.states.get(HELPER_SELECT).state == Intent.LOAD_SUPPORT.value
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state != "unavailable"

@@ -96,10 +96,10 @@ async def test_entity_mapping_sets_mode_powers_and_switch(
     await controller.apply(plan, start + timedelta(minutes=5))
 
     assert [c.data["option"] for c in selects] == ["Mode grid_charging"]
-    # 4 kW in a W number whose maximum is 3000 W: clamped to the entity's range.
+    # 4 kW in a W number whose maximum is 3000 W: clamped to the entity's range. The
+    # discharge power already shows 0: nothing to write there.
     assert {c.data["entity_id"]: c.data["value"] for c in numbers} == {
         "number.charge_power": 3000.0,
-        "number.discharge_power": 0.0,
     }
     assert len(switch_on) == 1
     assert switch_off == []
@@ -208,6 +208,7 @@ async def test_script_gets_mode_power_and_the_stretch(hass: HomeAssistant, start
         "power_kw": -1.0,
         "start": start.isoformat(),
         "end": (start + timedelta(hours=2)).isoformat(),
+        "safe_mode": False,
     }
 
 

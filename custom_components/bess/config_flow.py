@@ -133,8 +133,8 @@ def _sensor(device_class: str | list[str] | None = None) -> selector.EntitySelec
     return selector.EntitySelector(config)
 
 
-def _entity(domain: str) -> selector.EntitySelector:
-    """Build a picker for entities of one domain."""
+def _entity(domain: str | list[str]) -> selector.EntitySelector:
+    """Build a picker for entities of one domain (or of several)."""
     return selector.EntitySelector(selector.EntitySelectorConfig(domain=domain))
 
 
@@ -316,10 +316,11 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
 
         schema = vol.Schema(
             {
-                vol.Required(CONF_WORK_MODE_SELECT): _entity("select"),
-                vol.Optional(CONF_CHARGE_POWER_NUMBER): _entity("number"),
-                vol.Optional(CONF_DISCHARGE_POWER_NUMBER): _entity("number"),
-                vol.Optional(CONF_GRID_CHARGE_SWITCH): _entity("switch"),
+                # The helpers too: Modbus inverters are often wired through them.
+                vol.Required(CONF_WORK_MODE_SELECT): _entity(["select", "input_select"]),
+                vol.Optional(CONF_CHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
+                vol.Optional(CONF_DISCHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
+                vol.Optional(CONF_GRID_CHARGE_SWITCH): _entity(["switch", "input_boolean"]),
             }
         )
         suggested = user_input if user_input is not None else self._control_defaults()

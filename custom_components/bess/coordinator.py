@@ -216,7 +216,14 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                 [self.config_entry.data[CONF_PRICE_ENTITY]],
                 self._async_on_price_change,
             ),
+            self.controller.add_listener(self.async_update_listeners),
         ]
+        if controlled := self.controller.controlled_entities:
+            self._unsubscribers.append(
+                async_track_state_change_event(
+                    self.hass, controlled, self._async_on_controlled_change
+                )
+            )
         if self.hass.state is CoreState.running:
             await self.async_restart_and_reconstruct()
         else:
@@ -297,22 +304,47 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def async_create_tomorrows_schedule(self) -> None:
         """Scenario 1: plan tomorrow (or wait for its prices)."""
-        await self._async_run(self.manager.create_tomorrows_schedule)
+        await self._async_run(self.manager.create_tomorrows_schedule, today=False)
         if self.manager.waiting_for_prices:
             self._schedule_price_retry()
         else:
             self._cancel_price_retry()
 
-    async def _async_run(self, scenario: Callable[[], Awaitable[Any]]) -> None:
-        """Run a scenario; turn missing data into unavailable entities and a repair issue."""
+    async def _async_run(
+        self, scenario: Callable[[], Awaitable[Any]], *, today: bool = True
+    ) -> None:
+        """Run a scenario; turn missing data into unavailable entities and a repair issue.
+
+        Whatever fails, the inverter is not left on a command of a period that has ended:
+        it follows the plan in force while there is one, else its safe mode. Tomorrow's
+        scenario (`today=False`) succeeding says nothing about today's data: what is missing
+        for today stays missing until a scenario of today succeeds.
+        """
         try:
             await scenario()
         except DataUnavailableError as err:
             self._set_unavailable(err)
+            await self._async_fail_safe(str(err))
             self.async_set_update_error(UpdateFailed(str(err)))
+            return
+        except Exception as err:
+            _LOGGER.exception("A bess scenario failed")
+            await self._async_fail_safe(f"{type(err).__name__}: {err}")
+            self.async_set_update_error(UpdateFailed(str(err)))
+            return
+        if not today and self._unavailable is not None:
+            self.async_update_listeners()
             return
         self._clear_unavailable()
         self.async_set_updated_data(self._build_data())
+
+    async def _async_fail_safe(self, reason: str) -> None:
+        """No plan could be made now: keep to the plan in force, or to the safe mode."""
+        now = dt_util.now()
+        await self.controller.apply_fallback(self.manager.plan_in_force(now), now, reason)
+        # The status entities stay available and must show it (an update error only
+        # notifies them when it is the first).
+        self.async_update_listeners()
 
     @override
     async def _async_update_data(self) -> BessData:
@@ -330,17 +362,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         if current is not None and current.source == "missing":
             current = None
         tomorrow = self.manager.tomorrow_result
-        if tomorrow is not None:
-            status = TomorrowStatus.PLANNED
-        elif self.manager.waiting_for_prices:
-            status = TomorrowStatus.WAITING_FOR_PRICES
-        else:
-            status = TomorrowStatus.NOT_YET
         return BessData(
             today=view,
             current=current,
             tomorrow=tomorrow,
-            tomorrow_status=status,
+            tomorrow_status=self.tomorrow_status,
             last_optimization=self.manager.last_optimization_time,
             solve_seconds=self.manager.last_solve_seconds,
             control_status=self.controller.status,
@@ -348,6 +374,15 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             solar_forecast_available=self.energy.solar_forecast_available,
             solar_forecast_message=self.energy.solar_forecast_message,
         )
+
+    @property
+    def tomorrow_status(self) -> TomorrowStatus:
+        """Return where tomorrow's plan stands (known even while today's data is missing)."""
+        if self.manager.tomorrow_result is not None:
+            return TomorrowStatus.PLANNED
+        if self.manager.waiting_for_prices:
+            return TomorrowStatus.WAITING_FOR_PRICES
+        return TomorrowStatus.NOT_YET
 
     # --- triggers -----------------------------------------------------------------------
 
@@ -372,6 +407,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             return
         if self._unavailable is not None:
             await self.async_restart_and_reconstruct()
+
+    async def _async_on_controlled_change(self, event: Event[EventStateChangedData]) -> None:
+        """A setting bess controls changed (by bess, or by hand)."""
+        self.controller.async_entity_changed(event.data["entity_id"])
 
     async def _async_on_price_change(self, event: Event[EventStateChangedData]) -> None:
         """Prices are back, or tomorrow's may just have been published."""

@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import BessConfigEntry, BessData, TomorrowStatus
+from .coordinator import BessConfigEntry, BessCoordinator, BessData, TomorrowStatus
 from .engine.models import Intent
 from .entity import BessEntity
 from .ha.controller import ControlStatus
@@ -36,6 +36,10 @@ class BessSensorEntityDescription(SensorEntityDescription):
     price: bool = False
     # None from value_fn means "cannot be computed" (unavailable), unless this is False.
     none_is_unavailable: bool = True
+    # A status read from the coordinator itself: available even while the data is missing
+    # (the control status must say what the inverter does when no plan can be made).
+    status_fn: Callable[[BessCoordinator], StateType] | None = None
+    status_attr_fn: Callable[[BessCoordinator], dict[str, Any]] | None = None
 
 
 def _hour_value(field: str) -> Callable[[BessData], StateType]:
@@ -179,6 +183,7 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in TomorrowStatus],
         value_fn=lambda data: data.tomorrow_status.value,
+        status_fn=lambda coordinator: coordinator.tomorrow_status.value,
     ),
     BessSensorEntityDescription(
         key="control_status",
@@ -186,7 +191,11 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in ControlStatus],
         value_fn=lambda data: data.control_status.value,
-        attr_fn=lambda data: {"last_error": data.control_error},
+        status_fn=lambda coordinator: coordinator.controller.status.value,
+        status_attr_fn=lambda coordinator: {
+            "last_error": coordinator.controller.last_error,
+            "overridden_entity": coordinator.controller.overridden_entity,
+        },
     ),
     BessSensorEntityDescription(
         key="solar_forecast",
@@ -246,6 +255,8 @@ class BessSensor(BessEntity, SensorEntity):
     @property
     def available(self) -> bool:
         """Unavailable when the data behind the sensor cannot be computed."""
+        if self.entity_description.status_fn is not None:
+            return True
         if not super().available or self.coordinator.data is None:
             return False
         if self.entity_description.none_is_unavailable:
@@ -255,6 +266,8 @@ class BessSensor(BessEntity, SensorEntity):
     @property
     def native_value(self) -> StateType | date | datetime:
         """Return the sensor's value."""
+        if self.entity_description.status_fn is not None:
+            return self.entity_description.status_fn(self.coordinator)
         if self.coordinator.data is None:
             return None
         return self.entity_description.value_fn(self.coordinator.data)
@@ -262,6 +275,8 @@ class BessSensor(BessEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return the sensor's attributes, if it has any."""
+        if self.entity_description.status_attr_fn is not None:
+            return self.entity_description.status_attr_fn(self.coordinator)
         if self.entity_description.attr_fn is None or self.coordinator.data is None:
             return None
         return self.entity_description.attr_fn(self.coordinator.data)

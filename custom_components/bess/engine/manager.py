@@ -117,7 +117,7 @@ class SimpleBatterySystemManager:
         self._latest_scenario: Scenario | None = None
         self._last_optimization_time: datetime | None = None
         self._last_error: str | None = None
-        self._waiting_for_prices = False
+        self._waiting_for: date | None = None  # the day whose prices are awaited
 
     # ----------------------------------------------------------------- settings and state
 
@@ -146,7 +146,8 @@ class SimpleBatterySystemManager:
     @property
     def waiting_for_prices(self) -> bool:
         """Return whether tomorrow's schedule waits for prices that are not published yet."""
-        return self._waiting_for_prices
+        today = self._clock.now().astimezone(self._tz).date()
+        return self._waiting_for is not None and self._waiting_for > today
 
     @property
     def latest_result(self) -> OptimizationResult | None:
@@ -185,8 +186,14 @@ class SimpleBatterySystemManager:
             last_optimization_time=self._last_optimization_time,
             last_optimization_seconds=self.last_solve_seconds,
             last_error=self._last_error,
-            waiting_for_prices=self._waiting_for_prices,
+            waiting_for_prices=self.waiting_for_prices,
         )
+
+    def plan_in_force(self, moment: datetime | None = None) -> OptimizationResult | None:
+        """Return the plan in force at `moment` (default now): the newest stored that covers it."""
+        moment = moment or self._clock.now()
+        schedule = self.schedules.get_schedule_at_time(moment)
+        return self._local(schedule.result) if schedule is not None else None
 
     def build_daily_view(self, day: date | None = None) -> DailyView:
         """Return the view of `day` (default today): actual up to the hour in progress."""
@@ -252,15 +259,21 @@ class SimpleBatterySystemManager:
         """
         async with self._lock, self._errors_recorded():
             now = self._clock.now()
+            today = now.astimezone(self._tz).date()
             if day is None:
-                day = now.astimezone(self._tz).date() + timedelta(days=1)
+                day = today + timedelta(days=1)
+                if self._waiting_for is not None and self._waiting_for <= today:
+                    # The day whose prices never came has begun: the hourly scenario plans it
+                    # from the real SOC. Stop waiting; never look for the day after instead.
+                    self._waiting_for = None
+                    return None
             starts = day_hour_starts(day, self._tz)
             prices = await self._energy.get_prices(starts)
             if prices is None:
-                self._waiting_for_prices = True
+                self._waiting_for = day
                 _LOGGER.info("Prices for %s are not published yet; waiting", day)
                 return None
-            self._waiting_for_prices = False
+            self._waiting_for = None
             result = await self._plan(
                 "tomorrow",
                 now,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 import logging
 from typing import Any
 
-from homeassistant.const import ATTR_ENTITY_ID, UnitOfPower
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -31,7 +31,7 @@ from ..const import (
     DOMAIN,
 )
 from ..engine.models import Intent, OptimizationResult, PeriodPlan
-from ..engine.tou import GROWATT_MAX_INTERVALS, TouMode, schedule_to_tou
+from ..engine.tou import GROWATT_MAX_INTERVALS, TouInterval, TouMode, schedule_to_tou
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,7 +43,17 @@ class ControlStatus(StrEnum):
 
     MONITORING = "monitoring"
     CONTROLLING = "controlling"
+    # A scenario failed (missing SOC or prices): the last plan's period is followed while that
+    # plan covers now, else the inverter is put in its safe mode. `last_error` says why.
+    FOLLOWING_LAST_PLAN = "following_last_plan"
+    SAFE_MODE = "safe_mode"
+    # Somebody changed a setting bess controls; bess sets it again at the next period.
+    OVERRIDDEN = "overridden"
     ERROR = "error"
+
+
+# The inverter's self-consumption mode: what bess commands when it has no plan for now.
+SAFE_INTENT = Intent.LOAD_SUPPORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +90,26 @@ class ControlConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServiceCommand:
-    """One service call; `key` names the setting it writes, to skip unchanged writes."""
+    """One service call; `key` names the setting it writes, to skip unchanged writes.
+
+    `entity_id` and `expected` (the entity's state once the command is in effect) let the
+    controller compare with the entity's real state; `setting` is what counts as a change
+    where no state can be read (a script's variables without the moving start, say).
+    """
 
     key: str
     domain: str
     service: str
     data: dict[str, Any]
+    entity_id: str | None = None
+    expected: str | float | None = None
+    tolerance: float = 0.0
+    setting: Any = None
+
+    @property
+    def what(self) -> Any:
+        """Return what this command sets (compared with what was last written)."""
+        return self.data if self.setting is None else self.setting
 
 
 class ControlError(HomeAssistantError):
@@ -101,9 +125,11 @@ class ControlError(HomeAssistantError):
 class HomeAssistantController:
     """Implements the engine's BatteryController port with Home Assistant service calls.
 
-    It writes only when a commanded setting changes, retries a rejected call once, and then
-    reports the failure (status `error` and a repair issue) without raising: the hourly loop
-    must go on whatever the inverter does.
+    It writes a setting only when the entity's real state differs from it (or, where no
+    state can be read, when it differs from what was last written), retries a rejected call
+    once, and then reports the failure (status `error` and a repair issue) without raising:
+    the loop must go on whatever the inverter does. A setting changed by hand shows as
+    `overridden` until the next period's command has set it again.
     """
 
     def __init__(self, hass: HomeAssistant, entry_id: str, config: ControlConfig) -> None:
@@ -114,18 +140,42 @@ class HomeAssistantController:
         self.enabled = True
         self.status = ControlStatus.MONITORING
         self.last_error: str | None = None
+        self.overridden_entity: str | None = None
         self.last_commands: list[ServiceCommand] = []
-        self._written: dict[str, dict[str, Any]] = {}
+        self._written: dict[str, Any] = {}
+        # What each controlled entity shows while bess's last command is in effect.
+        self._expected: dict[str, ServiceCommand] = {}
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def writes(self) -> bool:
         """Return whether this controller sends commands at all."""
         return self.enabled and self.config.mode != CONTROL_MONITOR
 
+    @property
+    def controlled_entities(self) -> list[str]:
+        """Return the entities whose state bess sets (entity mode)."""
+        if self.config.mode != CONTROL_ENTITIES:
+            return []
+        config = self.config
+        candidates = (
+            config.work_mode_select,
+            config.charge_power_number,
+            config.discharge_power_number,
+            config.grid_charge_switch,
+        )
+        return [entity_id for entity_id in candidates if entity_id]
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever the status changes outside `apply`; return its remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     def set_enabled(self, enabled: bool) -> None:
         """Turn automatic control on (write everything again at the next apply) or off."""
         self.enabled = enabled
         self._written.clear()
+        self._expected.clear()
         if not enabled:
             self._set_status(ControlStatus.MONITORING)
 
@@ -133,22 +183,54 @@ class HomeAssistantController:
         """Change the status; the repair issue stands exactly while the status is error."""
         self.status = status
         self.last_error = error
+        if status is not ControlStatus.OVERRIDDEN:
+            self.overridden_entity = None
         if status is not ControlStatus.ERROR:
             ir.async_delete_issue(self._hass, DOMAIN, f"{ISSUE_CONTROL_FAILED}_{self._entry_id}")
 
     async def apply(self, result: OptimizationResult, now: datetime) -> None:
-        """Command the inverter to follow `result` from `now`."""
+        """Command the inverter to follow `result` from `now`.
+
+        A plan that does not cover `now` (tomorrow's, made at 23:55) commands nothing and
+        leaves the status as it is: an error stays an error.
+        """
         if not self.writes:
             self._set_status(ControlStatus.MONITORING)
             return
-        commands = self.commands_for(result, now)
+        if result.index_at(now) is None:
+            return
+        await self._send(self.commands_for(result, now), ControlStatus.CONTROLLING)
+
+    async def apply_fallback(
+        self, plan: OptimizationResult | None, now: datetime, reason: str
+    ) -> None:
+        """No plan could be made: follow `plan` (the last one) while it covers now, else safe mode.
+
+        The inverter is never left on a command of a period that has ended.
+        """
+        if not self.writes:
+            self._set_status(ControlStatus.MONITORING)
+            return
+        if plan is not None and plan.index_at(now) is not None:
+            await self._send(
+                self.commands_for(plan, now), ControlStatus.FOLLOWING_LAST_PLAN, reason
+            )
+            return
+        _LOGGER.warning("No plan covers %s (%s): the inverter goes to its safe mode", now, reason)
+        await self._send(self.safe_commands(), ControlStatus.SAFE_MODE, reason)
+
+    async def _send(
+        self, commands: list[ServiceCommand], status: ControlStatus, reason: str | None = None
+    ) -> None:
+        """Write every command not in effect yet; then take `status` (or error)."""
         self.last_commands = commands
         try:
             for command in commands:
-                if self._written.get(command.key) == command.data:
-                    continue
-                await self._call_with_retry(command)
-                self._written[command.key] = command.data
+                if command.entity_id is not None:
+                    self._expected[command.entity_id] = command
+                if not self._in_effect(command):
+                    await self._call_with_retry(command)
+                self._written[command.key] = command.what
         except ControlError as err:
             self._set_status(ControlStatus.ERROR, str(err))
             ir.async_create_issue(
@@ -161,7 +243,49 @@ class HomeAssistantController:
                 translation_placeholders={"service": err.service, "error": err.error},
             )
             return
-        self._set_status(ControlStatus.CONTROLLING)
+        self._set_status(status, reason)
+
+    def _in_effect(self, command: ServiceCommand) -> bool:
+        """Return whether the inverter already does what `command` asks."""
+        state = self._hass.states.get(command.entity_id) if command.entity_id else None
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            # Nothing to read: what bess wrote last is all it knows.
+            return bool(self._written.get(command.key) == command.what)
+        return _shows(state.state, command)
+
+    def async_entity_changed(self, entity_id: str) -> None:
+        """A controlled entity changed: show `overridden` while it is not what bess set."""
+        command = self._expected.get(entity_id)
+        if command is None or not self.writes or self.status is ControlStatus.ERROR:
+            return
+        state = self._hass.states.get(entity_id)
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return
+        if not _shows(state.state, command):
+            if self.status is not ControlStatus.OVERRIDDEN:
+                _LOGGER.warning(
+                    "%s was changed to %s outside bess; bess sets %s again at the next period",
+                    entity_id,
+                    state.state,
+                    command.expected,
+                )
+            self._set_status(
+                ControlStatus.OVERRIDDEN,
+                f"{entity_id} is {state.state}, not {command.expected} as bess set it",
+            )
+            self.overridden_entity = entity_id
+        elif self.status is ControlStatus.OVERRIDDEN and all(
+            self._shows_expected(other) for other in self._expected
+        ):
+            self._set_status(ControlStatus.CONTROLLING)
+        else:
+            return
+        for listener in list(self._listeners):
+            listener()
+
+    def _shows_expected(self, entity_id: str) -> bool:
+        state = self._hass.states.get(entity_id)
+        return state is not None and _shows(state.state, self._expected[entity_id])
 
     async def _call_with_retry(self, command: ServiceCommand) -> None:
         """Call the service; once more if it fails; raise ControlError after the second."""
@@ -192,19 +316,34 @@ class HomeAssistantController:
             return self._growatt_commands(result, index)
         return []
 
+    def safe_commands(self) -> list[ServiceCommand]:
+        """Return the service calls that put the inverter in its self-consumption mode.
+
+        Entities: the work-mode option of load support, grid charging off (power numbers
+        are left as they are). Script: mode `load_support` at 0 kW with `safe_mode: true`.
+        Growatt: every time segment disabled, which is load-first.
+        """
+        config = self.config
+        if config.mode == CONTROL_ENTITIES:
+            commands: list[ServiceCommand] = []
+            if config.work_mode_select and (option := config.mode_options.get(SAFE_INTENT)):
+                commands.append(_select_command(config.work_mode_select, option))
+            if config.grid_charge_switch:
+                commands.append(_switch_command(config.grid_charge_switch, on=False))
+            return commands
+        if config.mode == CONTROL_SCRIPT:
+            variables = {"mode": SAFE_INTENT.value, "power_kw": 0.0, "safe_mode": True}
+            return [_script_command(config.script, variables, setting=variables)]
+        if config.mode == CONTROL_GROWATT:
+            return [self._growatt_segment(segment, None) for segment in _GROWATT_SEGMENTS]
+        return []
+
     def _entity_commands(self, period: PeriodPlan, period_minutes: int) -> list[ServiceCommand]:
         """Work-mode select, power numbers and grid-charging switch for one period."""
         config = self.config
         commands: list[ServiceCommand] = []
         if config.work_mode_select and (option := config.mode_options.get(period.intent)):
-            commands.append(
-                ServiceCommand(
-                    "work_mode",
-                    "select",
-                    "select_option",
-                    {ATTR_ENTITY_ID: config.work_mode_select, "option": option},
-                )
-            )
+            commands.append(_select_command(config.work_mode_select, option))
         # "+ 0.0" turns a negative zero into 0.0: inverters should never see "-0.0".
         charge_kw = max(period.battery_action_kw, 0.0) + 0.0
         discharge_kw = max(-period.battery_action_kw, 0.0) + 0.0
@@ -213,30 +352,29 @@ class HomeAssistantController:
             ("discharge_power", config.discharge_power_number, discharge_kw),
         ):
             if entity_id:
+                value, step = self._number_value(entity_id, kw)
                 commands.append(
                     ServiceCommand(
                         key,
-                        "number",
+                        _domain(entity_id),
                         "set_value",
-                        {ATTR_ENTITY_ID: entity_id, "value": self._number_value(entity_id, kw)},
+                        {ATTR_ENTITY_ID: entity_id, "value": value},
+                        entity_id=entity_id,
+                        expected=value,
+                        tolerance=step / 2 if step else 1e-6,
                     )
                 )
         if config.grid_charge_switch:
-            on = period.intent is Intent.GRID_CHARGING
             commands.append(
-                ServiceCommand(
-                    "grid_charging",
-                    "switch",
-                    "turn_on" if on else "turn_off",
-                    {ATTR_ENTITY_ID: config.grid_charge_switch},
-                )
+                _switch_command(config.grid_charge_switch, on=period.intent is Intent.GRID_CHARGING)
             )
         return commands
 
-    def _number_value(self, entity_id: str, kw: float) -> float:
-        """Convert kW to the number entity's own unit and clamp it to the entity's range."""
+    def _number_value(self, entity_id: str, kw: float) -> tuple[float, float | None]:
+        """Return kW in the number entity's own unit, on its step and in its range; and the step."""
         state = self._hass.states.get(entity_id)
         value = kw
+        step: float | None = None
         if state is not None:
             unit = state.attributes.get("unit_of_measurement")
             if unit == UnitOfPower.WATT:
@@ -245,14 +383,25 @@ class HomeAssistantController:
                 value = kw / 1000.0
             low = state.attributes.get("min")
             high = state.attributes.get("max")
+            raw_step = state.attributes.get("step")
+            if isinstance(raw_step, int | float) and raw_step > 0:
+                step = float(raw_step)
+                base = float(low) if isinstance(low, int | float) else 0.0
+                value = base + round((value - base) / step) * step
+                if isinstance(high, int | float) and value > high:
+                    value -= step  # the highest value on the step within the range
             if isinstance(low, int | float):
                 value = max(value, float(low))
             if isinstance(high, int | float):
                 value = min(value, float(high))
-        return round(value, 3)
+        return round(value, 6), step
 
     def _script_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
-        """One script run per stretch of equal action; unchanged while the stretch lasts."""
+        """One script run per stretch of equal action; not again while the action holds.
+
+        A re-plan moves the stretch's `start` (and may move its `end`); only a new mode or
+        power runs the script again.
+        """
         period = result.periods[index]
         first = index
         while first > 0 and _same_action(result.periods[first - 1], period):
@@ -265,15 +414,10 @@ class HomeAssistantController:
             "power_kw": round(period.battery_action_kw, 3),
             "start": result.period_start(first).isoformat(),
             "end": result.period_start(last + 1).isoformat(),
+            "safe_mode": False,
         }
-        return [
-            ServiceCommand(
-                "script",
-                "script",
-                "turn_on",
-                {ATTR_ENTITY_ID: self.config.script, "variables": variables},
-            )
-        ]
+        setting = {key: variables[key] for key in ("mode", "power_kw", "safe_mode")}
+        return [_script_command(self.config.script, variables, setting=setting)]
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """The remaining plan as Growatt time segments (at most nine); the rest disabled."""
@@ -286,34 +430,89 @@ class HomeAssistantController:
             )
             if interval.mode is not TouMode.LOAD_FIRST
         ]
-        commands: list[ServiceCommand] = []
-        for segment in range(1, GROWATT_MAX_INTERVALS + 1):
-            data: dict[str, Any] = {
-                "device_id": self.config.growatt_device_id,
-                "segment_id": segment,
-            }
-            if segment <= len(intervals):
-                interval = intervals[segment - 1]
-                data |= {
-                    "batt_mode": interval.mode.value,
-                    "start_time": interval.start.strftime("%H:%M"),
-                    # Growatt segments end on an inclusive minute.
-                    "end_time": _inclusive_end(interval.end, interval.start),
-                    "enabled": True,
-                }
-            else:
-                data |= {
-                    "batt_mode": "load_first",
-                    "start_time": "00:00",
-                    "end_time": "00:00",
-                    "enabled": False,
-                }
-            commands.append(
-                ServiceCommand(
-                    f"growatt_segment_{segment}", "growatt_server", "update_time_segment", data
-                )
+        return [
+            self._growatt_segment(
+                segment, intervals[segment - 1] if segment <= len(intervals) else None
             )
-        return commands
+            for segment in _GROWATT_SEGMENTS
+        ]
+
+    def _growatt_segment(self, segment: int, interval: TouInterval | None) -> ServiceCommand:
+        """One Growatt time segment: `interval`, or disabled (load-first) for None."""
+        data: dict[str, Any] = {"device_id": self.config.growatt_device_id, "segment_id": segment}
+        if interval is not None:
+            data |= {
+                "batt_mode": interval.mode.value,
+                "start_time": interval.start.strftime("%H:%M"),
+                # Growatt segments end on an inclusive minute.
+                "end_time": _inclusive_end(interval.end, interval.start),
+                "enabled": True,
+            }
+        else:
+            data |= {
+                "batt_mode": "load_first",
+                "start_time": "00:00",
+                "end_time": "00:00",
+                "enabled": False,
+            }
+        return ServiceCommand(
+            f"growatt_segment_{segment}", "growatt_server", "update_time_segment", data
+        )
+
+
+_GROWATT_SEGMENTS = range(1, GROWATT_MAX_INTERVALS + 1)
+
+
+def _domain(entity_id: str) -> str:
+    """Return an entity's domain: the service domain that sets it (select or input_select…)."""
+    return entity_id.split(".", 1)[0]
+
+
+def _select_command(entity_id: str, option: str) -> ServiceCommand:
+    """Select `option` of a select or input_select."""
+    return ServiceCommand(
+        "work_mode",
+        _domain(entity_id),
+        "select_option",
+        {ATTR_ENTITY_ID: entity_id, "option": option},
+        entity_id=entity_id,
+        expected=option,
+    )
+
+
+def _switch_command(entity_id: str, *, on: bool) -> ServiceCommand:
+    """Turn a switch or input_boolean on or off."""
+    return ServiceCommand(
+        "grid_charging",
+        _domain(entity_id),
+        "turn_on" if on else "turn_off",
+        {ATTR_ENTITY_ID: entity_id},
+        entity_id=entity_id,
+        expected="on" if on else "off",
+    )
+
+
+def _script_command(
+    script: str | None, variables: dict[str, Any], *, setting: dict[str, Any]
+) -> ServiceCommand:
+    """Run the control script with `variables`; `setting` is what counts as a change."""
+    return ServiceCommand(
+        "script",
+        "script",
+        "turn_on",
+        {ATTR_ENTITY_ID: script, "variables": variables},
+        setting=setting,
+    )
+
+
+def _shows(state: str, command: ServiceCommand) -> bool:
+    """Return whether an entity state is what `command` sets."""
+    if isinstance(command.expected, float):
+        try:
+            return abs(float(state) - command.expected) <= command.tolerance
+        except ValueError:
+            return False
+    return state == command.expected
 
 
 def _same_action(a: PeriodPlan, b: PeriodPlan) -> bool:
