@@ -17,7 +17,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from hypothesis import settings
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.bess.const import (
     CONF_BATTERY_CHARGE_METER,
@@ -33,6 +33,7 @@ from custom_components.bess.const import (
     DEFAULTS,
     DOMAIN,
 )
+from custom_components.bess.coordinator import REPAIR_GRACE
 from custom_components.bess.engine.timeutil import day_hour_starts
 
 ENGINE_TESTS = Path(__file__).parent / "engine"
@@ -215,9 +216,16 @@ async def init_integration(
     return mock_config_entry
 
 
+async def past_repair_grace(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let the data stay missing past the grace after which bess raises a repair issue."""
+    freezer.tick(REPAIR_GRACE + timedelta(seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
 def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """An aware local time in the test zone."""
     return datetime(year, month, day, hour, minute, tzinfo=dt_util.get_time_zone(TIME_ZONE))
 
 
-__all__ = ["FrozenDateTimeFactory", "Home", "entry_options", "local"]
+__all__ = ["FrozenDateTimeFactory", "Home", "entry_options", "local", "past_repair_grace"]

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.bess.const import DOMAIN
 
-from .conftest import PRICE, SOC, Home, local, price_entries
+from .conftest import PRICE, SOC, Home, local, past_repair_grace, price_entries
 
 TOTAL = "sensor.home_battery_total_savings_today"
 ACTION = "sensor.home_battery_planned_battery_action"
@@ -45,6 +45,7 @@ def _stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, A
 @pytest.mark.parametrize("reading", ["nan", "inf", "-inf", "150", "-5", "NaN"])
 async def test_a_soc_that_is_not_a_soc_is_unavailable_at_set_up(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     home: Home,
     mock_config_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
@@ -53,6 +54,7 @@ async def test_a_soc_that_is_not_a_soc_is_unavailable_at_set_up(
 ) -> None:
     home.set_soc(reading)
     await _set_up(hass, mock_config_entry)
+    await past_repair_grace(hass, freezer)
 
     assert hass.states.get(TOTAL).state == "unavailable"
     assert hass.states.get(ACTION).state == "unavailable"
@@ -80,6 +82,7 @@ async def test_a_nan_soc_mid_day_goes_unavailable_and_back_and_the_store_stays_r
     home.set_soc("nan")
     await hass.async_block_till_done()
     assert hass.states.get(TOTAL).state == "unavailable"
+    await past_repair_grace(hass, freezer)
     assert "'nan'" in _issue(issue_registry, mock_config_entry).translation_placeholders["error"]
 
     # The hourly run with the nan SOC records nothing false and plans nothing.
@@ -106,6 +109,7 @@ async def test_a_nan_soc_mid_day_goes_unavailable_and_back_and_the_store_stays_r
 @pytest.mark.parametrize("bad", [float("nan"), "nan", float("inf")])
 async def test_a_price_that_is_not_a_number_is_unavailable_and_named(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     home: Home,
     mock_config_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
@@ -117,6 +121,7 @@ async def test_a_price_that_is_not_a_number_is_unavailable_and_named(
     await _set_up(hass, mock_config_entry)
 
     assert hass.states.get(TOTAL).state == "unavailable"
+    await past_repair_grace(hass, freezer)
     issue = _issue(issue_registry, mock_config_entry)
     assert issue.translation_placeholders["source"] == PRICE
     assert "15:00" in issue.translation_placeholders["error"]

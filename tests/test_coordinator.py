@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -18,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.bess.const import DOMAIN
 from custom_components.bess.engine.timeutil import hours_in_day
 
-from .conftest import Home, local
+from .conftest import Home, local, past_repair_grace
 
 
 async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -216,6 +217,7 @@ async def test_reload_mid_day_keeps_every_recorded_hour(
 
 async def test_soc_unavailable_and_back(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     home: Home,
     init_integration: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
@@ -225,6 +227,7 @@ async def test_soc_unavailable_and_back(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
     assert hass.states.get("sensor.home_battery_planned_battery_action").state == "unavailable"
+    await past_repair_grace(hass, freezer)
     issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{init_integration.entry_id}")
     assert issue is not None
     assert issue.translation_placeholders["source"] == "sensor.battery_soc"
@@ -251,6 +254,7 @@ async def test_price_sensor_unavailable_at_start_and_back(
     hass.states.async_set("sensor.nordpool", "unavailable")
     await _set_up(hass, mock_config_entry)
     assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    await past_repair_grace(hass, freezer)
     issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{mock_config_entry.entry_id}")
     assert issue is not None
     assert issue.translation_placeholders["source"] == "sensor.nordpool"
@@ -262,3 +266,64 @@ async def test_price_sensor_unavailable_at_start_and_back(
         issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{mock_config_entry.entry_id}")
         is None
     )
+
+
+async def test_a_blip_raises_no_repair_and_no_warning(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    home.set_soc("unavailable")
+    await hass.async_block_till_done()
+    # Today's numbers are unavailable; what bess is doing stays visible.
+    assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
+    assert hass.states.get("sensor.home_battery_control_status").state == "monitoring"
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state != "unavailable"
+    freezer.tick(timedelta(minutes=3))
+    async_fire_time_changed(hass)
+    home.set_soc(48.0)
+    await hass.async_block_till_done()
+    await past_repair_grace(hass, freezer)
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{init_integration.entry_id}")
+        is None
+    )
+    assert [r for r in caplog.records if r.name.startswith("custom_components.bess")] == []
+
+
+async def test_the_repair_names_the_price_when_the_price_fails(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    hass.states.async_set("sensor.nordpool", "unavailable")
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        DOMAIN, "update_schedule", {"config_entry_id": init_integration.entry_id}, blocking=True
+    )
+    await past_repair_grace(hass, freezer)
+    issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{init_integration.entry_id}")
+    assert issue.translation_placeholders["source"] == "sensor.nordpool"
+
+
+async def test_removing_the_entry_removes_its_repair_issues(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    home.set_soc("unavailable")
+    await hass.async_block_till_done()
+    await past_repair_grace(hass, freezer)
+    issue_id = f"data_unavailable_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import BessConfigEntry, BessCoordinator
+from .coordinator import ENTRY_ISSUES, BessConfigEntry, BessCoordinator
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.SWITCH]
@@ -38,10 +38,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: BessConfigEntry) -> boo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BessConfigEntry) -> None:
-    """Delete the stored history and schedules of a removed battery."""
+    """Delete the stored history and schedules of a removed battery, and its repair issues."""
     from .ha.storage import StorePersistence
 
     await StorePersistence(hass, entry.entry_id).async_remove()
+    for issue in ENTRY_ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry.entry_id}")
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: BessConfigEntry) -> None:

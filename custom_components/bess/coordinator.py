@@ -55,7 +55,12 @@ from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
 from .engine.ports import DataUnavailableError
 from .engine.timeutil import hour_index
-from .ha.controller import ControlConfig, ControlStatus, HomeAssistantController
+from .ha.controller import (
+    ISSUE_CONTROL_FAILED,
+    ControlConfig,
+    ControlStatus,
+    HomeAssistantController,
+)
 from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData, soc_percent
 from .ha.storage import StorePersistence, UnreadableStoreError
 
@@ -63,9 +68,13 @@ _LOGGER = logging.getLogger(__name__)
 
 ISSUE_DATA_UNAVAILABLE = "data_unavailable"
 ISSUE_STORE_INVALID = "store_invalid"
+# Every repair issue bess raises for an entry: f"{issue}_{entry_id}".
+ENTRY_ISSUES = (ISSUE_DATA_UNAVAILABLE, ISSUE_STORE_INVALID, ISSUE_CONTROL_FAILED)
 # While tomorrow's prices are missing, look again this often (and whenever the price sensor
 # changes), so the plan is made as soon as they are published.
 PRICE_RETRY = timedelta(minutes=10)
+# Data missing this long raises a repair issue; shorter gaps are blips (a sensor restarting).
+REPAIR_GRACE = timedelta(minutes=15)
 
 type BessConfigEntry = ConfigEntry[BessCoordinator]
 
@@ -195,6 +204,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         self._unavailable: DataUnavailableError | None = None
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._price_retry: CALLBACK_TYPE | None = None
+        self._repair_timer: CALLBACK_TYPE | None = None
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -287,6 +297,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             unsubscribe()
         self._unsubscribers.clear()
         self._cancel_price_retry()
+        self._cancel_repair_timer()
         await self.manager.async_save()
         await super().async_shutdown()
 
@@ -325,7 +336,6 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         except DataUnavailableError as err:
             self._set_unavailable(err)
             await self._async_fail_safe(str(err))
-            self.async_set_update_error(UpdateFailed(str(err)))
             return
         except Exception as err:
             _LOGGER.exception("A bess scenario failed")
@@ -403,7 +413,6 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                 entity_id = event.data["entity_id"]
                 why = "SOC is unavailable" if new is None else f"SOC is {new.state!r}"
                 self._set_unavailable(DataUnavailableError(entity_id, why))
-                self.async_set_update_error(UpdateFailed(f"{entity_id}: {why}"))
             return
         if self._unavailable is not None:
             await self.async_restart_and_reconstruct()
@@ -443,25 +452,60 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
     # --- availability and repairs -----------------------------------------------------------
 
     def _set_unavailable(self, err: DataUnavailableError) -> None:
-        """Raise (or refresh) the repair issue saying which data is missing."""
+        """Make today's entities unavailable; raise the repair issue if it stays so.
+
+        A blip (a SOC sensor restarting, a sensor still starting up with Home Assistant)
+        is logged at debug level and raises nothing; data missing for REPAIR_GRACE raises a
+        repair issue naming the source that failed, and a warning.
+        """
+        first = self._unavailable is None
         self._unavailable = err
+        self.last_update_success = False
+        self.last_exception = UpdateFailed(str(err))
+        if first:
+            _LOGGER.debug("Waiting for %s: %s", err.source, err.message)
+            self._cancel_repair_timer()
+            self._repair_timer = async_call_later(
+                self.hass, REPAIR_GRACE, self._async_raise_unavailable_repair
+            )
+        elif ir.async_get(self.hass).async_get_issue(DOMAIN, self._unavailable_issue_id):
+            self._create_unavailable_issue(err)  # the latest cause, named
+        self.async_update_listeners()
+
+    async def _async_raise_unavailable_repair(self, _now: datetime) -> None:
+        """The data is still missing after the grace period: tell the user."""
+        self._repair_timer = None
+        if (err := self._unavailable) is None:
+            return
+        _LOGGER.warning("bess cannot plan: %s is unavailable (%s)", err.source, err.message)
+        self._create_unavailable_issue(err)
+
+    @property
+    def _unavailable_issue_id(self) -> str:
+        return f"{ISSUE_DATA_UNAVAILABLE}_{self.config_entry.entry_id}"
+
+    def _create_unavailable_issue(self, err: DataUnavailableError) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            f"{ISSUE_DATA_UNAVAILABLE}_{self.config_entry.entry_id}",
+            self._unavailable_issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
             translation_key=ISSUE_DATA_UNAVAILABLE,
             translation_placeholders={"source": err.source, "error": err.message},
         )
 
+    def _cancel_repair_timer(self) -> None:
+        if self._repair_timer is not None:
+            self._repair_timer()
+            self._repair_timer = None
+
     def _clear_unavailable(self) -> None:
         """The data is back: drop the repair issue."""
+        self._cancel_repair_timer()
         if self._unavailable is not None:
             self._unavailable = None
-            ir.async_delete_issue(
-                self.hass, DOMAIN, f"{ISSUE_DATA_UNAVAILABLE}_{self.config_entry.entry_id}"
-            )
+            ir.async_delete_issue(self.hass, DOMAIN, self._unavailable_issue_id)
 
     # --- control --------------------------------------------------------------------------
 

@@ -289,7 +289,13 @@ class HomeAssistantEnergyData:
         if not forecast.available and (
             self.last_solar_forecast is None or self.last_solar_forecast.available
         ):
-            _LOGGER.warning("Planning with zero solar: %s", forecast.message)
+            # A configured forecast that fails is worth a warning; none configured is a
+            # choice (the solar forecast sensor says so), not a problem at every reload.
+            _LOGGER.log(
+                logging.WARNING if self._config.solar_forecast_entity else logging.DEBUG,
+                "Planning with zero solar: %s",
+                forecast.message,
+            )
         self.last_solar_forecast = forecast
         return list(forecast.energy_kwh)
 
