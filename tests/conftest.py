@@ -85,6 +85,8 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """
     if ENGINE_TESTS in Path(request.node.path).parents:
         return
+    if "async_test_recorder" in request.fixturenames and "hass" not in request.fixturenames:
+        return  # the test starts Home Assistant itself, more than once (restarts)
     if "recorder_mock" in request.fixturenames:
         request.getfixturevalue("recorder_db_url")
     request.getfixturevalue("enable_custom_integrations")

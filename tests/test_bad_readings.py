@@ -86,8 +86,8 @@ async def test_a_nan_soc_mid_day_goes_unavailable_and_back_and_the_store_stays_r
     assert "'nan'" in _issue(issue_registry, mock_config_entry).translation_placeholders["error"]
 
     # The hourly run with the nan SOC records nothing false and plans nothing.
-    home.advance(grid_import=1.0)
-    home.set_soc("nan")
+    home.meters["sensor.grid_import"] += 1.0  # the meters move on; the SOC stays nan
+    home.publish_meters()
     freezer.move_to(local(2026, 11, 24, 10, 0))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)

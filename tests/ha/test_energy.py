@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
+from homeassistant.components.recorder.db_schema import RecorderRuns
 from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -98,6 +100,24 @@ def meter_readings(flow: str) -> list[float]:
         else:
             readings.append(readings[-1] + kwh)
     return readings
+
+
+@pytest.fixture
+async def recorder(recorder_mock: Recorder, hass: HomeAssistant) -> Recorder:
+    """The recorder, recording since long before the days these tests replay.
+
+    The tests start one recorder and move the clock back to the day they replay; without
+    this its run would begin after that day, and no hour of it would count as recorded.
+    """
+
+    def _move_the_run_start() -> None:
+        with session_scope(hass=hass) as session:
+            session.query(RecorderRuns).filter(RecorderRuns.end.is_(None)).update(
+                {RecorderRuns.start: datetime(2020, 1, 1, tzinfo=UTC)}
+            )
+
+    await get_instance(hass).async_add_executor_job(_move_the_run_start)
+    return recorder_mock
 
 
 def set_meter(hass: HomeAssistant, flow: str, value: float | str) -> None:
@@ -196,7 +216,7 @@ async def run_live_day(
 
 
 async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())[:14]
@@ -226,7 +246,7 @@ async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
 
 
 async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     autumn = date(2025, 10, 26)
@@ -254,7 +274,7 @@ async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
 
 
 async def test_meter_reset_mid_hour_counts_energy_before_and_after(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -294,7 +314,7 @@ async def test_reset_without_history_counts_the_new_reading(hass: HomeAssistant)
 
 
 async def test_unavailable_meter_falls_back_to_recorder_statistics(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -324,7 +344,7 @@ async def test_unavailable_meter_falls_back_to_recorder_statistics(
 
 
 async def test_first_hour_after_restart_is_measured_from_recorded_states(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -451,7 +471,7 @@ def _consumption_statistics(hass: HomeAssistant, first: datetime, days: int) -> 
 
 
 async def test_consumption_forecast_averages_the_same_hour_of_the_last_days(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -470,7 +490,7 @@ async def test_consumption_forecast_averages_the_same_hour_of_the_last_days(
 
 
 async def test_consumption_forecast_uses_fixed_value_while_history_is_short(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -492,7 +512,7 @@ async def test_consumption_forecast_uses_fixed_value_while_history_is_short(
 
 
 async def test_consumption_forecast_derives_home_from_the_meters(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -510,7 +530,7 @@ async def test_consumption_forecast_derives_home_from_the_meters(
 
 
 async def test_unavailable_meter_keeps_the_hour_when_the_soc_is_not_recorded(
-    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """The snapshots know both edge SOCs; a SOC excluded from the recorder must not matter."""
     await hass.config.async_set_time_zone(TZ)

@@ -41,6 +41,7 @@ from .forecasts import (
     SolarForecast,
     SolarForecastSource,
     async_hourly_changes,
+    async_recorded_hours,
     balance_home_kwh,
     recorder_available,
 )
@@ -413,6 +414,9 @@ class HomeAssistantEnergyData:
         """
         if not recorder_available(self._hass):
             return None
+        if hour_start not in await async_recorded_hours(self._hass, [hour_start]):
+            _LOGGER.info("Hour %s was not recorded all through (downtime)", hour_start)
+            return None
         hour_end = hour_start + HOUR
         entities = {flow: self.measured_flows[flow] for flow in flows}
         changes = await async_hourly_changes(self._hass, entities.values(), hour_start, hour_end)
@@ -532,7 +536,12 @@ class HomeAssistantEnergyData:
         if not hour_starts or not flows or not recorder_available(self._hass):
             return {}
         by_utc = {start.astimezone(UTC): start for start in hour_starts}
-        ordered = sorted(by_utc)
+        # An hour the recorder missed part of (downtime) is no fact, whatever its statistics
+        # say: the recorder gives it a change of 0 and the outage's energy to the next hour.
+        recorded = await async_recorded_hours(self._hass, by_utc)
+        ordered = sorted(key for key in by_utc if key in recorded)
+        if not ordered:
+            return {}
         changes = await async_hourly_changes(
             self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
         )

@@ -331,6 +331,83 @@ async def async_hourly_changes(
     return changes
 
 
+# A recorder gap this short inside an hour (a restart) still leaves the hour's meter deltas
+# in the right hour; a longer one (Home Assistant down) does not.
+RECORDER_GAP_TOLERANCE = timedelta(minutes=3)
+
+
+async def async_recorded_hours(
+    hass: HomeAssistant, hour_starts: Iterable[datetime]
+) -> set[datetime]:
+    """Return the hours (UTC starts) that the recorder was recording all through.
+
+    After downtime the recorder compiles statistics for the hours it missed with a change of
+    0 and puts the whole outage's energy into the first hour after it: none of those hours
+    is a fact. Coverage comes from the recorder's own runs table; a run that ended with a
+    crash (no clean end) counts up to its last recorded state.
+    """
+    starts = sorted({start.astimezone(UTC) for start in hour_starts})
+    if not starts or not recorder_available(hass):
+        return set()
+    from homeassistant.helpers.recorder import get_instance
+
+    first, last = starts[0], starts[-1] + timedelta(hours=1)
+    runs = await get_instance(hass).async_add_executor_job(_recorder_runs, hass, first, last)
+    return {start for start in starts if _covered(runs, start, start + timedelta(hours=1))}
+
+
+def _recorder_runs(
+    hass: HomeAssistant, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Return the recorder's runs overlapping [start, end) as (start, end) in UTC."""
+    from homeassistant.components.recorder.db_schema import RecorderRuns, States
+    from homeassistant.helpers.recorder import session_scope
+    from sqlalchemy import func, or_
+
+    now = dt_util.utcnow()
+    spans: list[tuple[datetime, datetime]] = []
+    with session_scope(hass=hass, read_only=True) as session:
+        rows = (
+            session.query(RecorderRuns.start, RecorderRuns.end, RecorderRuns.closed_incorrect)
+            .filter(RecorderRuns.start < end)
+            .filter(or_(RecorderRuns.end.is_(None), RecorderRuns.end > start))
+            .all()
+        )
+        for run_start, run_end, crashed in rows:
+            begin = _utc(run_start)
+            finish = _utc(run_end) if run_end is not None else now
+            if crashed:
+                # Ended by the next start, not by a shutdown: it recorded up to its last state.
+                last_state = (
+                    session.query(func.max(States.last_updated_ts))
+                    .filter(States.last_updated_ts >= begin.timestamp())
+                    .filter(States.last_updated_ts <= finish.timestamp())
+                    .scalar()
+                )
+                finish = datetime.fromtimestamp(last_state, UTC) if last_state else begin
+            spans.append((begin, finish))
+    return sorted(spans)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Return a recorder time in UTC (the database gives naive UTC times)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _covered(runs: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
+    """Return whether the runs cover [start, end) but for gaps up to the tolerance."""
+    reached = start
+    for run_start, run_end in runs:
+        if run_end <= reached:
+            continue
+        if run_start - reached > RECORDER_GAP_TOLERANCE:
+            return False
+        reached = max(reached, run_end)
+        if reached >= end:
+            return True
+    return end - reached <= RECORDER_GAP_TOLERANCE
+
+
 def balance_home_kwh(
     solar_kwh: float,
     import_kwh: float,
@@ -368,7 +445,16 @@ class ConsumptionForecaster:
         self._period_minutes = period_minutes
 
     async def async_hourly_history(self, start: datetime, end: datetime) -> dict[datetime, float]:
-        """Return measured home consumption (kWh) per hour in [start, end)."""
+        """Return measured home consumption (kWh) per hour in [start, end).
+
+        Hours the recorder did not record all through (downtime) are left out: their
+        compiled change of 0 is not a consumption of 0.
+        """
+        history = await self._async_hourly_history(start, end)
+        recorded = await async_recorded_hours(self._hass, history)
+        return {hour: kwh for hour, kwh in history.items() if hour in recorded}
+
+    async def _async_hourly_history(self, start: datetime, end: datetime) -> dict[datetime, float]:
         if self._consumption_entity:
             changes = await async_hourly_changes(self._hass, [self._consumption_entity], start, end)
             if measured := changes.get(self._consumption_entity, {}):
