@@ -240,6 +240,7 @@ async def test_an_hour_that_cannot_be_measured_stays_missing_and_the_loop_goes_o
     world = World(DAY)
     await world.manager.create_tomorrows_schedule()
     world.home.unmeasurable.add(local(DAY, 1).astimezone(UTC))
+    world.home.lost_from_recorder.add(local(DAY, 1).astimezone(UTC))
 
     for hour in range(4):
         await world.live_hour(hour)
@@ -247,6 +248,36 @@ async def test_an_hour_that_cannot_be_measured_stays_missing_and_the_loop_goes_o
     view = world.manager.build_daily_view()
     assert view.data_sources[:5] == ("actual", "missing", "actual", "actual", "predicted")
     assert world.manager.history.get_completed_hours() == [0, 2, 3]
+
+
+async def test_an_hour_missed_live_is_recorded_at_the_next_run_from_the_recorder() -> None:
+    world = World(DAY)
+    await world.manager.create_tomorrows_schedule()
+    world.home.unmeasurable.add(local(DAY, 1).astimezone(UTC))  # e.g. a stalled trigger
+
+    await world.live_hour(0)
+    await world.live_hour(1)
+    assert world.manager.history.get_completed_hours() == [0]
+    await world.live_hour(2)
+    assert world.manager.history.get_completed_hours() == [0, 1, 2]
+    recorded = world.manager.history.get_hour_event(1)
+    assert (
+        recorded.grid_imported == world.home.recorder[local(DAY, 1).astimezone(UTC)].grid_imported
+    )
+
+
+async def test_a_restart_at_0030_records_yesterdays_last_hours() -> None:
+    world = World(DAY)
+    await world.manager.create_tomorrows_schedule()
+    for hour in range(22):
+        await world.live_hour(hour)
+    # Home Assistant is down from 22:00 to 00:30; the recorder has 22:00 and 23:00 (it was
+    # a frontend restart, say), the live loop never measured them.
+    for hour in (22, 23):
+        world.home.run_hour(local(DAY, hour), world.controller.plan)
+    await world.restart(local(DAY + ONE_DAY, 0, 30))
+
+    assert world.manager.history.get_completed_hours(DAY) == list(range(24))
 
 
 async def test_a_history_conflict_does_not_stop_the_hourly_update(

@@ -311,6 +311,11 @@ class SimpleBatterySystemManager:
                 raise ValueError(f"{day} has no hour {completed_hour}")
 
             await self._record_hours(now, [day_starts[completed_hour]], live=True)
+            # Any hour a missed trigger, a stall or a restart left unrecorded, back to the
+            # start of yesterday, once the recorder has it.
+            await self._record_hours(
+                now, self._hours_since_yesterday(day_starts[completed_hour]), live=False
+            )
 
             soc = await self._energy.get_battery_soc()
             next_hour = completed_hour + 1
@@ -341,7 +346,11 @@ class SimpleBatterySystemManager:
             if not 0 <= current_hour < len(day_starts):
                 raise ValueError(f"{day} has no hour {current_hour}")
 
-            await self._record_hours(now, day_starts[:current_hour], live=False)
+            # Today's hours before now, and yesterday's (a restart at 00:30 must not lose
+            # 22:00 and 23:00).
+            await self._record_hours(
+                now, self._hours_since_yesterday(day_starts[current_hour]), live=False
+            )
 
             soc = await self._energy.get_battery_soc()
             starts = day_starts[current_hour:]
@@ -358,6 +367,17 @@ class SimpleBatterySystemManager:
             return result
 
     # ---------------------------------------------------------------------------- helpers
+
+    def _hours_since_yesterday(self, until: datetime) -> list[datetime]:
+        """Return the hour starts from the start of yesterday up to (not including) `until`."""
+        today = self._clock.now().astimezone(self._tz).date()
+        end = until.astimezone(UTC)
+        return [
+            start
+            for day in (today - timedelta(days=1), today)
+            for start in day_hour_starts(day, self._tz)
+            if start.astimezone(UTC) < end
+        ]
 
     async def _record_hours(self, now: datetime, starts: Sequence[datetime], *, live: bool) -> None:
         """Measure (live) or reconstruct the unrecorded hours among `starts`, record and save."""
@@ -387,7 +407,7 @@ class SimpleBatterySystemManager:
             # A live hour that cannot be measured is worth a warning; hours before the
             # install (or a long outage) that the recorder does not know are expected.
             _LOGGER.log(
-                logging.WARNING if live else logging.INFO,
+                logging.WARNING if live else logging.DEBUG,
                 "%s hour(s) from %s cannot be measured; they stay missing",
                 len(lost),
                 lost[0].isoformat(),
@@ -400,7 +420,11 @@ class SimpleBatterySystemManager:
             start = wanted[key]
             price = prices.get(key)
             if price is None:
-                _LOGGER.warning("No price known for the hour starting %s; it stays missing", start)
+                _LOGGER.log(
+                    logging.WARNING if live else logging.DEBUG,
+                    "No price known for the hour starting %s; it stays missing",
+                    start,
+                )
                 continue
             try:
                 event = self._event(now, start, measurements[key], price)
