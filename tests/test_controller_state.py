@@ -253,3 +253,29 @@ async def test_safe_mode_of_a_script_and_of_growatt(hass: HomeAssistant, start: 
     await growatt.apply_fallback(None, start, "prices: no prices")
     assert [c.data["enabled"] for c in segments] == [False] * 9
     assert growatt.status is ControlStatus.SAFE_MODE
+
+
+async def test_a_hand_change_undone_in_safe_mode_returns_to_safe_mode(
+    hass: HomeAssistant, helpers: None, start: datetime
+) -> None:
+    controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
+    await controller.apply_fallback(None, start, "prices: no prices")
+    assert controller.status is ControlStatus.SAFE_MODE
+
+    # Safe mode leaves the power numbers alone: changing one is no override.
+    await hass.services.async_call(
+        "input_number", "set_value", {"entity_id": POWER, "value": 2000}, blocking=True
+    )
+    controller.async_entity_changed(POWER)
+    assert controller.status is ControlStatus.SAFE_MODE
+
+    for option, status in (
+        ("grid_charging", ControlStatus.OVERRIDDEN),
+        ("load_support", ControlStatus.SAFE_MODE),
+    ):
+        await hass.services.async_call(
+            "input_select", "select_option", {"entity_id": MODE, "option": option}, blocking=True
+        )
+        controller.async_entity_changed(MODE)
+        assert controller.status is status
+    assert controller.last_error == "prices: no prices"

@@ -327,3 +327,26 @@ async def test_removing_the_entry_removes_its_repair_issues(
     assert await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_price_sensor_down_at_2355_leaves_today_alone(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to(local(2026, 11, 24, 23, 50))
+    home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
+    await _set_up(hass, mock_config_entry)
+    # The price sensor restarts just as tomorrow is planned.
+    hass.states.async_set("sensor.nordpool", "unavailable")
+    freezer.move_to(local(2026, 11, 24, 23, 55))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.home_battery_total_savings_today").state != "unavailable"
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "waiting_for_prices"
+
+    # Back with tomorrow's prices: planned at once.
+    home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "planned"

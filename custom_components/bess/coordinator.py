@@ -275,6 +275,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
                     path,
                 )
         except (UnreadableStoreError, CorruptStoreError) as err:
+            # Whether the user had switched automatic control off is kept where it can be
+            # read; where it cannot, control starts off: never drive an inverter unasked.
+            known = raw.get("auto_control") if isinstance(raw, dict) else None
+            self.controller.set_enabled(known if isinstance(known, bool) else False)
             path = await self.persistence.async_keep_aside(raw)
             ir.async_create_issue(
                 self.hass,
@@ -334,6 +338,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         try:
             await scenario()
         except DataUnavailableError as err:
+            if not today:
+                # Tomorrow's data missing says nothing about today's plan or inverter.
+                _LOGGER.info("Tomorrow's plan waits: %s", err)
+                self.async_update_listeners()
+                return
             self._set_unavailable(err)
             await self._async_fail_safe(str(err))
             return
@@ -351,7 +360,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
     async def _async_fail_safe(self, reason: str) -> None:
         """No plan could be made now: keep to the plan in force, or to the safe mode."""
         now = dt_util.now()
-        await self.controller.apply_fallback(self.manager.plan_in_force(now), now, reason)
+        try:
+            await self.controller.apply_fallback(self.manager.plan_in_force(now), now, reason)
+        except Exception:
+            # The fail-safe itself must never stop the loop (the next period tries again).
+            _LOGGER.exception("Could not put the inverter on its fallback command")
         # The status entities stay available and must show it (an update error only
         # notifies them when it is the first).
         self.async_update_listeners()

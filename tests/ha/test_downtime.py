@@ -9,6 +9,7 @@ as actual; the hours recorded all through are rebuilt as before.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+import sqlite3
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
@@ -41,6 +42,9 @@ SOC = "sensor.battery_soc"
 OPTIONS = {CONF_SOC_ENTITY: SOC, CONF_GRID_IMPORT_METER: IMPORT, CONF_GRID_EXPORT_METER: EXPORT}
 # 1 kWh an hour, read every 5 minutes; the SOC climbs 1 % an hour.
 KWH_PER_MINUTE = 1 / 60
+UNFINISH_LAST_RUN = """
+UPDATE recorder_runs SET end = NULL WHERE end = (SELECT MAX(end) FROM recorder_runs)
+"""
 
 
 def _publish(hass: HomeAssistant, moment: datetime, first: datetime) -> None:
@@ -80,8 +84,12 @@ async def _run(
 @pytest.mark.parametrize("persistent_database", [True])
 @pytest.mark.parametrize("enable_statistics", [True])
 @pytest.mark.parametrize("enable_missing_statistics", [True])
+@pytest.mark.parametrize("crash", [False, True], ids=["shut down", "power cut"])
 async def test_hours_of_downtime_are_never_rebuilt_as_actual(
-    async_test_recorder: object, freezer: FrozenDateTimeFactory
+    async_test_recorder: object,
+    recorder_db_url: str,
+    freezer: FrozenDateTimeFactory,
+    crash: bool,
 ) -> None:
     tz = ZoneInfo(TZ)
     starts = day_hour_starts(DAY, tz)
@@ -99,6 +107,12 @@ async def test_hours_of_downtime_are_never_rebuilt_as_actual(
                 first,
             )
             await hass.async_stop()
+
+    if crash:
+        # A power cut: the recorder never wrote the end of its run. On the next start it
+        # closes the run "incorrectly", with the end set to that start, 12:05.
+        with sqlite3.connect(recorder_db_url.removeprefix("sqlite:///")) as db:
+            db.execute(UNFINISH_LAST_RUN)
 
     # Down from 09:30 to 12:05; then running until 13:05, when hour 12's statistics exist.
     freezer.move_to(starts[12] + timedelta(minutes=5))

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
-from homeassistant.components.recorder.db_schema import RecorderRuns
 from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -24,8 +22,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.bess.const import (
     CONF_BATTERY_CHARGE_METER,
     CONF_BATTERY_DISCHARGE_METER,
+    CONF_CAPACITY_KWH,
+    CONF_CHARGE_EFFICIENCY,
     CONF_CONSUMPTION_DAYS,
     CONF_CONSUMPTION_ENTITY,
+    CONF_DISCHARGE_EFFICIENCY,
     CONF_FALLBACK_CONSUMPTION_KWH,
     CONF_GRID_EXPORT_METER,
     CONF_GRID_IMPORT_METER,
@@ -100,24 +101,6 @@ def meter_readings(flow: str) -> list[float]:
         else:
             readings.append(readings[-1] + kwh)
     return readings
-
-
-@pytest.fixture
-async def recorder(recorder_mock: Recorder, hass: HomeAssistant) -> Recorder:
-    """The recorder, recording since long before the days these tests replay.
-
-    The tests start one recorder and move the clock back to the day they replay; without
-    this its run would begin after that day, and no hour of it would count as recorded.
-    """
-
-    def _move_the_run_start() -> None:
-        with session_scope(hass=hass) as session:
-            session.query(RecorderRuns).filter(RecorderRuns.end.is_(None)).update(
-                {RecorderRuns.start: datetime(2020, 1, 1, tzinfo=UTC)}
-            )
-
-    await get_instance(hass).async_add_executor_job(_move_the_run_start)
-    return recorder_mock
 
 
 def set_meter(hass: HomeAssistant, flow: str, value: float | str) -> None:
@@ -216,7 +199,7 @@ async def run_live_day(
 
 
 async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())[:14]
@@ -246,7 +229,7 @@ async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
 
 
 async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     autumn = date(2025, 10, 26)
@@ -274,7 +257,7 @@ async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
 
 
 async def test_meter_reset_mid_hour_counts_energy_before_and_after(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -314,7 +297,7 @@ async def test_reset_without_history_counts_the_new_reading(hass: HomeAssistant)
 
 
 async def test_unavailable_meter_falls_back_to_recorder_statistics(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -344,7 +327,7 @@ async def test_unavailable_meter_falls_back_to_recorder_statistics(
 
 
 async def test_first_hour_after_restart_is_measured_from_recorded_states(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     starts = day_hour_starts(DAY, dt_util.get_default_time_zone())
@@ -471,7 +454,7 @@ def _consumption_statistics(hass: HomeAssistant, first: datetime, days: int) -> 
 
 
 async def test_consumption_forecast_averages_the_same_hour_of_the_last_days(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -490,7 +473,7 @@ async def test_consumption_forecast_averages_the_same_hour_of_the_last_days(
 
 
 async def test_consumption_forecast_uses_fixed_value_while_history_is_short(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -512,7 +495,7 @@ async def test_consumption_forecast_uses_fixed_value_while_history_is_short(
 
 
 async def test_consumption_forecast_derives_home_from_the_meters(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone(TZ)
     tz = dt_util.get_default_time_zone()
@@ -530,7 +513,7 @@ async def test_consumption_forecast_derives_home_from_the_meters(
 
 
 async def test_unavailable_meter_keeps_the_hour_when_the_soc_is_not_recorded(
-    recorder: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """The snapshots know both edge SOCs; a SOC excluded from the recorder must not matter."""
     await hass.config.async_set_time_zone(TZ)
@@ -558,3 +541,47 @@ async def test_unavailable_meter_keeps_the_hour_when_the_soc_is_not_recorded(
     assert measured.grid_exported == pytest.approx(FLOWS["grid_export"][5])
     assert measured.battery_soc_start == pytest.approx(SOC_EDGES[5])
     assert measured.battery_soc_end == pytest.approx(SOC_EDGES[6])
+
+
+@pytest.mark.parametrize(
+    ("soc_end", "grid_import", "charged", "discharged", "home"),
+    [
+        # SOC 60 → 100 % of 10 kWh with 4.7 kWh bought: 4 kWh stored, 4/0.95 charged.
+        (100.0, 4.7, 4 / 0.95, 0.0, 4.7 - 4 / 0.95),
+        # SOC 60 → 40 %: 2 kWh out of the cells, 2 × 0.95 delivered to the home.
+        (40.0, 0.3, 0.0, 2 * 0.95, 0.3 + 2 * 0.95),
+    ],
+)
+async def test_without_battery_meters_the_battery_flows_come_from_the_soc(
+    hass: HomeAssistant,
+    soc_end: float,
+    grid_import: float,
+    charged: float,
+    discharged: float,
+    home: float,
+) -> None:
+    await hass.config.async_set_time_zone(TZ)
+    options = {
+        CONF_SOC_ENTITY: SOC,
+        CONF_GRID_IMPORT_METER: METERS["grid_import"],
+        CONF_GRID_EXPORT_METER: METERS["grid_export"],
+        CONF_CAPACITY_KWH: 10.0,
+        CONF_CHARGE_EFFICIENCY: 0.95,
+        CONF_DISCHARGE_EFFICIENCY: 0.95,
+    }
+    data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(options))
+    start = day_hour_starts(DAY, dt_util.get_default_time_zone())[10]
+    set_meter(hass, "grid_import", 1000.0)
+    set_meter(hass, "grid_export", 50.0)
+    set_soc(hass, 60.0)
+    data.restore_snapshot(data.take_snapshot(start).to_dict())
+    set_meter(hass, "grid_import", 1000.0 + grid_import)
+    set_soc(hass, soc_end)
+
+    measured = await data.measure_hour(start)
+
+    assert measured is not None
+    assert measured.battery_charged == pytest.approx(charged)
+    assert measured.battery_discharged == pytest.approx(discharged)
+    assert measured.home_consumed == pytest.approx(home)
+    assert measured.grid_imported == pytest.approx(grid_import)

@@ -268,7 +268,13 @@ class SimpleBatterySystemManager:
                     self._waiting_for = None
                     return None
             starts = day_hour_starts(day, self._tz)
-            prices = await self._energy.get_prices(starts)
+            try:
+                prices = await self._energy.get_prices(starts)
+            except DataUnavailableError as err:
+                # The price sensor is down at 23:55: wait and look again, as for prices not
+                # published yet; today's plan is not affected.
+                _LOGGER.info("Prices for %s cannot be read yet (%s); waiting", day, err)
+                prices = None
             if prices is None:
                 self._waiting_for = day
                 _LOGGER.info("Prices for %s are not published yet; waiting", day)

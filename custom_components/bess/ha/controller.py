@@ -146,6 +146,7 @@ class HomeAssistantController:
         # What each controlled entity shows while bess's last command is in effect.
         self._expected: dict[str, ServiceCommand] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._before_override: tuple[ControlStatus, str | None] = (ControlStatus.CONTROLLING, None)
 
     @property
     def writes(self) -> bool:
@@ -224,10 +225,11 @@ class HomeAssistantController:
     ) -> None:
         """Write every command not in effect yet; then take `status` (or error)."""
         self.last_commands = commands
+        # Only what this command set asks for is expected now (safe mode leaves the power
+        # numbers alone: a hand change there is no override).
+        self._expected = {c.entity_id: c for c in commands if c.entity_id is not None}
         try:
             for command in commands:
-                if command.entity_id is not None:
-                    self._expected[command.entity_id] = command
                 if not self._in_effect(command):
                     await self._call_with_retry(command)
                 self._written[command.key] = command.what
@@ -269,6 +271,8 @@ class HomeAssistantController:
                     state.state,
                     command.expected,
                 )
+            if self.status is not ControlStatus.OVERRIDDEN:
+                self._before_override = (self.status, self.last_error)
             self._set_status(
                 ControlStatus.OVERRIDDEN,
                 f"{entity_id} is {state.state}, not {command.expected} as bess set it",
@@ -277,7 +281,8 @@ class HomeAssistantController:
         elif self.status is ControlStatus.OVERRIDDEN and all(
             self._shows_expected(other) for other in self._expected
         ):
-            self._set_status(ControlStatus.CONTROLLING)
+            # Back as bess set it: the status of before (safe mode stays safe mode).
+            self._set_status(*self._before_override)
         else:
             return
         for listener in list(self._listeners):
@@ -399,8 +404,8 @@ class HomeAssistantController:
     def _script_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """One script run per stretch of equal action; not again while the action holds.
 
-        A re-plan moves the stretch's `start` (and may move its `end`); only a new mode or
-        power runs the script again.
+        A re-plan moves the stretch's `start`; only a new mode, power or end runs the script
+        again.
         """
         period = result.periods[index]
         first = index
@@ -416,7 +421,9 @@ class HomeAssistantController:
             "end": result.period_start(last + 1).isoformat(),
             "safe_mode": False,
         }
-        setting = {key: variables[key] for key in ("mode", "power_kw", "safe_mode")}
+        # `end` counts (a script may program a window that ends then); `start` moves with
+        # every re-plan and does not.
+        setting = {key: variables[key] for key in ("mode", "power_kw", "end", "safe_mode")}
         return [_script_command(self.config.script, variables, setting=setting)]
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:

@@ -23,8 +23,11 @@ from homeassistant.util.unit_conversion import EnergyConverter
 from ..const import (
     CONF_BATTERY_CHARGE_METER,
     CONF_BATTERY_DISCHARGE_METER,
+    CONF_CAPACITY_KWH,
+    CONF_CHARGE_EFFICIENCY,
     CONF_CONSUMPTION_DAYS,
     CONF_CONSUMPTION_ENTITY,
+    CONF_DISCHARGE_EFFICIENCY,
     CONF_FALLBACK_CONSUMPTION_KWH,
     CONF_GRID_EXPORT_METER,
     CONF_GRID_IMPORT_METER,
@@ -68,6 +71,20 @@ def _text(options: Mapping[str, Any], key: str) -> str | None:
     return str(value) if value else None
 
 
+def _battery_model(options: Mapping[str, Any]) -> BatteryModel | None:
+    """Return the model that derives the battery's flows: None where meters measure them."""
+    capacity = options.get(CONF_CAPACITY_KWH)
+    metered = options.get(CONF_BATTERY_CHARGE_METER) or options.get(CONF_BATTERY_DISCHARGE_METER)
+    if not capacity or metered:
+        return None
+    merged = {**DEFAULTS, **options}
+    return BatteryModel(
+        capacity_kwh=float(capacity),
+        charge_efficiency=float(merged[CONF_CHARGE_EFFICIENCY]),
+        discharge_efficiency=float(merged[CONF_DISCHARGE_EFFICIENCY]),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EnergySourceConfig:
     """Which entities give bess its data, and how prices and forecasts are formed."""
@@ -85,6 +102,8 @@ class EnergySourceConfig:
     consumption_history_days: int = 7
     fallback_consumption_kwh: float = 0.5
     period_minutes: int = PERIOD_MINUTES
+    # The battery's flows from its SOC where no battery meter is configured.
+    battery: BatteryModel | None = None
 
     @classmethod
     def from_entry_options(cls, options: Mapping[str, Any]) -> EnergySourceConfig:
@@ -108,6 +127,7 @@ class EnergySourceConfig:
             price_formula=PriceFormula.from_options(options),
             consumption_history_days=int(days),
             fallback_consumption_kwh=float(fallback),
+            battery=_battery_model(options),
         )
 
     @property
@@ -196,18 +216,48 @@ def soc_percent(state: State | None) -> float | None:
     return value if value is not None and 0.0 <= value <= 100.0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class BatteryModel:
+    """What turns a SOC change into the battery's AC-side flows, when no meter measures them."""
+
+    capacity_kwh: float
+    charge_efficiency: float
+    discharge_efficiency: float
+
+    def flows_kwh(self, soc_start: float, soc_end: float) -> tuple[float, float]:
+        """Return (charged, discharged) on the AC side for a SOC change over an hour.
+
+        The net change only: an hour that both charged and discharged shows its balance.
+        """
+        stored = self.capacity_kwh * (soc_end - soc_start) / 100.0
+        if stored >= 0:
+            return stored / self.charge_efficiency, 0.0
+        return 0.0, -stored * self.discharge_efficiency
+
+
 def build_measurement(
     start: datetime,
     soc_start: float,
     soc_end: float,
     flows_kwh: Mapping[str, float],
+    battery: BatteryModel | None = None,
 ) -> HourMeasurement:
-    """Return the hour's measurement; home comes from the balance when no sensor gives it."""
+    """Return the hour's measurement; home comes from the balance when no sensor gives it.
+
+    `battery` is given where no battery meters exist: the battery's flows are then derived
+    from the SOC change (capacity and efficiencies); else charging would count as home load.
+    """
     solar = flows_kwh.get(SOLAR, 0.0)
     grid_import = flows_kwh.get(GRID_IMPORT, 0.0)
     grid_export = flows_kwh.get(GRID_EXPORT, 0.0)
     charge = flows_kwh.get(BATTERY_CHARGE, 0.0)
     discharge = flows_kwh.get(BATTERY_DISCHARGE, 0.0)
+    if (
+        battery is not None
+        and BATTERY_CHARGE not in flows_kwh
+        and BATTERY_DISCHARGE not in flows_kwh
+    ):
+        charge, discharge = battery.flows_kwh(soc_start, soc_end)
     home = flows_kwh.get(HOME)
     if home is None:
         home = balance_home_kwh(solar, grid_import, grid_export, discharge, charge)
@@ -396,7 +446,7 @@ class HomeAssistantEnergyData:
                 return None
             flows_kwh, soc_start, soc_end = recorded
             deltas.update(flows_kwh)
-        return build_measurement(hour_start, soc_start, soc_end, deltas)
+        return build_measurement(hour_start, soc_start, soc_end, deltas, self._config.battery)
 
     async def _async_recorded_hour(
         self,
@@ -561,7 +611,9 @@ class HomeAssistantEnergyData:
                 flow: max(value, 0.0) for flow, value in values.items() if value is not None
             }
             # Keyed in UTC: the two local 02:00 hours of an autumn day would be one key.
-            rebuilt[key] = build_measurement(start, soc_start, soc_end, flows_kwh)
+            rebuilt[key] = build_measurement(
+                start, soc_start, soc_end, flows_kwh, self._config.battery
+            )
         return rebuilt
 
     def describe_sources(self) -> dict[str, Any]:

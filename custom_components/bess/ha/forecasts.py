@@ -344,7 +344,8 @@ async def async_recorded_hours(
     After downtime the recorder compiles statistics for the hours it missed with a change of
     0 and puts the whole outage's energy into the first hour after it: none of those hours
     is a fact. Coverage comes from the recorder's own runs table; a run that ended with a
-    crash (no clean end) counts up to its last recorded state.
+    crash (no clean end) counts up to its last recorded state. Hours before the oldest run
+    the recorder still keeps (older ones are purged) count as recorded.
     """
     starts = sorted({start.astimezone(UTC) for start in hour_starts})
     if not starts or not recorder_available(hass):
@@ -381,11 +382,18 @@ def _recorder_runs(
                 last_state = (
                     session.query(func.max(States.last_updated_ts))
                     .filter(States.last_updated_ts >= begin.timestamp())
-                    .filter(States.last_updated_ts <= finish.timestamp())
+                    # The next run starts at `finish`: its states are not this run's.
+                    .filter(States.last_updated_ts < finish.timestamp())
                     .scalar()
                 )
                 finish = datetime.fromtimestamp(last_state, UTC) if last_state else begin
             spans.append((begin, finish))
+        # The recorder purges its runs with its states (purge_keep_days), not its long-term
+        # statistics: before the oldest run kept, gaps cannot be known, and the statistics
+        # are all there is.
+        oldest = session.query(func.min(RecorderRuns.start)).scalar()
+        if oldest is not None:
+            spans.append((datetime.min.replace(tzinfo=UTC), _utc(oldest)))
     return sorted(spans)
 
 

@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import json_loads
 
 from ..const import DOMAIN
 
@@ -53,8 +54,9 @@ def _newer_message(version: object) -> str:
 def check_envelope(raw: bytes) -> None:
     """Raise UnreadableStoreError unless `raw` is a store file this bess can read."""
     try:
-        envelope = json.loads(raw)
-    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+        # Home Assistant's own parser: what it rejects (NaN, say) is rejected here first.
+        envelope = json_loads(raw)
+    except ValueError as err:  # orjson's JSONDecodeError and UnicodeDecodeError are too
         raise UnreadableStoreError(f"the file is not valid JSON ({err})") from err
     if not isinstance(envelope, dict):
         raise UnreadableStoreError("the file does not hold a JSON object")
@@ -94,9 +96,8 @@ class StorePersistence:
         reads it, so that bess (not Store, which differs between Home Assistant versions)
         decides what happens to it: `async_keep_aside`, then a repair issue.
         """
-        raw = await self._hass.async_add_executor_job(self._read_file)
-        if raw is not None:
-            check_envelope(raw)
+        # Read and checked off the event loop: a year of history is megabytes of JSON.
+        await self._hass.async_add_executor_job(self._check_file)
         try:
             data = await self._store.async_load()
         except UnreadableStoreError:
@@ -108,11 +109,12 @@ class StorePersistence:
             raise UnreadableStoreError("the stored data is not a JSON object")
         return data
 
-    def _read_file(self) -> bytes | None:
+    def _check_file(self) -> None:
         try:
-            return Path(self.path).read_bytes()
+            raw = Path(self.path).read_bytes()
         except FileNotFoundError:
-            return None
+            return
+        check_envelope(raw)
 
     async def save(self, data: dict[str, Any]) -> None:
         """Write the data now (atomically)."""
