@@ -16,6 +16,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from hypothesis import settings
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -34,6 +35,12 @@ from custom_components.bess.const import (
     DOMAIN,
 )
 from custom_components.bess.coordinator import REPAIR_GRACE
+from custom_components.bess.engine.models import (
+    BatterySettings,
+    OptimizationInput,
+    OptimizationResult,
+)
+from custom_components.bess.engine.optimizer import build_result
 from custom_components.bess.engine.timeutil import day_hour_starts
 
 ENGINE_TESTS = Path(__file__).parent / "engine"
@@ -225,9 +232,32 @@ async def past_repair_grace(hass: HomeAssistant, freezer: FrozenDateTimeFactory)
     await hass.async_block_till_done()
 
 
+def plan_of(start: datetime, charge: list[float], discharge: list[float]) -> OptimizationResult:
+    """An hourly plan with the given decisions (kWh per hour; load 1 kWh, no solar)."""
+    n = len(charge)
+    inputs = OptimizationInput(
+        start=start,
+        period_minutes=60,
+        buy=(1.0,) * n,
+        sell=(0.5,) * n,
+        load=(1.0,) * n,
+        solar=(0.0,) * n,
+        battery=BatterySettings(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5),
+        initial_soc_percent=50,
+    )
+    return build_result(inputs, np.array(charge, float), np.array(discharge, float))
+
+
 def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """An aware local time in the test zone."""
     return datetime(year, month, day, hour, minute, tzinfo=dt_util.get_time_zone(TIME_ZONE))
 
 
-__all__ = ["FrozenDateTimeFactory", "Home", "entry_options", "local", "past_repair_grace"]
+__all__ = [
+    "FrozenDateTimeFactory",
+    "Home",
+    "entry_options",
+    "local",
+    "past_repair_grace",
+    "plan_of",
+]

@@ -8,7 +8,6 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
-import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
 
@@ -27,18 +26,14 @@ from custom_components.bess.const import (
     CONTROL_SCRIPT,
     DOMAIN,
 )
-from custom_components.bess.engine.models import (
-    BatterySettings,
-    Intent,
-    OptimizationInput,
-    OptimizationResult,
-)
-from custom_components.bess.engine.optimizer import build_result
+from custom_components.bess.engine.models import Intent
 from custom_components.bess.ha.controller import (
     ControlConfig,
     ControlStatus,
     HomeAssistantController,
 )
+
+from .conftest import plan_of
 
 ENTITY_OPTIONS = {
     CONF_CONTROL_MODE: CONTROL_ENTITIES,
@@ -48,22 +43,6 @@ ENTITY_OPTIONS = {
     CONF_DISCHARGE_POWER_NUMBER: "number.discharge_power",
     CONF_GRID_CHARGE_SWITCH: "switch.grid_charging",
 }
-
-
-def _plan(start: datetime, charge: list[float], discharge: list[float]) -> OptimizationResult:
-    """A four-hour plan with the given decisions (load 1 kWh, no solar)."""
-    n = len(charge)
-    inputs = OptimizationInput(
-        start=start,
-        period_minutes=60,
-        buy=(1.0,) * n,
-        sell=(0.5,) * n,
-        load=(1.0,) * n,
-        solar=(0.0,) * n,
-        battery=BatterySettings(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5),
-        initial_soc_percent=50,
-    )
-    return build_result(inputs, np.array(charge, float), np.array(discharge, float))
 
 
 @pytest.fixture
@@ -76,7 +55,7 @@ async def test_monitor_only_writes_nothing(hass: HomeAssistant, start: datetime)
     controller = HomeAssistantController(
         hass, "entry", ControlConfig.from_options({CONF_CONTROL_MODE: CONTROL_MONITOR})
     )
-    await controller.apply(_plan(start, [2, 0], [0, 0]), start)
+    await controller.apply(plan_of(start, [2, 0], [0, 0]), start)
     assert calls == []
     assert controller.status is ControlStatus.MONITORING
 
@@ -92,7 +71,7 @@ async def test_entity_mapping_sets_mode_powers_and_switch(
     switch_off = async_mock_service(hass, "switch", "turn_off")
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(ENTITY_OPTIONS))
     # Hour 0: 4 kWh charged with a 1 kWh load → grid charging at 4 kW.
-    plan = _plan(start, [4, 0], [0, 1])
+    plan = plan_of(start, [4, 0], [0, 1])
     await controller.apply(plan, start + timedelta(minutes=5))
 
     assert [c.data["option"] for c in selects] == ["Mode grid_charging"]
@@ -114,7 +93,7 @@ async def test_unchanged_settings_are_not_written_again(
     async_mock_service(hass, "switch", "turn_on")
     switch_off = async_mock_service(hass, "switch", "turn_off")
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(ENTITY_OPTIONS))
-    plan = _plan(start, [0, 0, 0], [1, 1, 0.5])
+    plan = plan_of(start, [0, 0, 0], [1, 1, 0.5])
     await controller.apply(plan, start)
     first = (len(selects), len(numbers), len(switch_off))
     await controller.apply(plan, start + timedelta(hours=1))  # same action: nothing to write
@@ -146,7 +125,7 @@ async def test_rejected_call_is_retried_once_then_raises_a_repair_issue(
             }
         ),
     )
-    await controller.apply(_plan(start, [0], [0]), start)  # must not raise
+    await controller.apply(plan_of(start, [0], [0]), start)  # must not raise
 
     assert len(attempts) == 2
     assert controller.status is ControlStatus.ERROR
@@ -161,7 +140,7 @@ async def test_rejected_call_is_retried_once_then_raises_a_repair_issue(
     # The inverter comes back: the next apply writes again and clears the issue.
     hass.services.async_remove("select", "select_option")
     ok = async_mock_service(hass, "select", "select_option")
-    await controller.apply(_plan(start, [0], [0]), start)
+    await controller.apply(plan_of(start, [0], [0]), start)
     assert len(ok) == 1
     assert controller.status is ControlStatus.CONTROLLING
     assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is None
@@ -185,7 +164,7 @@ async def test_a_call_that_fails_once_succeeds_on_retry(
             {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
         ),
     )
-    await controller.apply(_plan(start, [0], [0]), start)
+    await controller.apply(plan_of(start, [0], [0]), start)
     assert len(attempts) == 2
     assert controller.status is ControlStatus.CONTROLLING
 
@@ -199,7 +178,7 @@ async def test_script_gets_mode_power_and_the_stretch(hass: HomeAssistant, start
             {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
         ),
     )
-    plan = _plan(start, [0, 0, 0], [1, 1, 0])
+    plan = plan_of(start, [0, 0, 0], [1, 1, 0])
     await controller.apply(plan, start + timedelta(hours=1))
     assert len(calls) == 1
     assert calls[0].data["entity_id"] == "script.battery"
@@ -216,7 +195,7 @@ async def test_auto_control_off_writes_nothing(hass: HomeAssistant, start: datet
     calls = async_mock_service(hass, "select", "select_option")
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(ENTITY_OPTIONS))
     controller.enabled = False
-    await controller.apply(_plan(start, [1], [0]), start)
+    await controller.apply(plan_of(start, [1], [0]), start)
     assert calls == []
     assert controller.status is ControlStatus.MONITORING
 
@@ -231,7 +210,7 @@ async def test_growatt_segments(hass: HomeAssistant, start: datetime) -> None:
         ),
     )
     # 10:00–12:00 grid charging, 12:00–13:00 idle, 13:00–14:00 discharging.
-    plan = _plan(start, [3, 3, 0, 0], [0, 0, 0, 2])
+    plan = plan_of(start, [3, 3, 0, 0], [0, 0, 0, 2])
     await controller.apply(plan, start)
     assert len(calls) == 9
     enabled = [c.data for c in calls if c.data["enabled"]]
@@ -251,7 +230,7 @@ async def test_the_repair_issue_goes_when_control_is_switched_off_and_on(
 
     hass.services.async_register("select", "select_option", _reject)
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(ENTITY_OPTIONS))
-    await controller.apply(_plan(start, [0], [0]), start)
+    await controller.apply(plan_of(start, [0], [0]), start)
     assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is not None
 
     controller.set_enabled(False)
@@ -263,6 +242,6 @@ async def test_the_repair_issue_goes_when_control_is_switched_off_and_on(
     async_mock_service(hass, "switch", "turn_off")
     async_mock_service(hass, "number", "set_value")
     controller.set_enabled(True)
-    await controller.apply(_plan(start, [0], [0]), start)
+    await controller.apply(plan_of(start, [0], [0]), start)
     assert controller.status is ControlStatus.CONTROLLING
     assert issue_registry.async_get_issue(DOMAIN, "control_failed_entry") is None

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
 
@@ -28,18 +27,14 @@ from custom_components.bess.const import (
     CONTROL_GROWATT,
     CONTROL_SCRIPT,
 )
-from custom_components.bess.engine.models import (
-    BatterySettings,
-    Intent,
-    OptimizationInput,
-    OptimizationResult,
-)
-from custom_components.bess.engine.optimizer import build_result
+from custom_components.bess.engine.models import Intent
 from custom_components.bess.ha.controller import (
     ControlConfig,
     ControlStatus,
     HomeAssistantController,
 )
+
+from .conftest import plan_of
 
 MODE = "input_select.inverter_mode"
 POWER = "input_number.charge_power"
@@ -51,21 +46,6 @@ HELPER_OPTIONS = {
     CONF_CHARGE_POWER_NUMBER: POWER,
     CONF_GRID_CHARGE_SWITCH: GRID,
 }
-
-
-def _plan(start: datetime, charge: list[float], discharge: list[float]) -> OptimizationResult:
-    n = len(charge)
-    inputs = OptimizationInput(
-        start=start,
-        period_minutes=60,
-        buy=(1.0,) * n,
-        sell=(0.5,) * n,
-        load=(1.0,) * n,
-        solar=(0.0,) * n,
-        battery=BatterySettings(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5),
-        initial_soc_percent=50,
-    )
-    return build_result(inputs, np.array(charge, float), np.array(discharge, float))
 
 
 @pytest.fixture
@@ -116,7 +96,7 @@ async def test_input_helpers_are_driven_with_their_own_services(
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
     calls = _count_calls(hass)
     # 4.275 kWh charged with a 1 kWh load: 4275 W on a 100 W step is written as 4300 W.
-    plan = _plan(start, [4.275, 0], [0, 0])
+    plan = plan_of(start, [4.275, 0], [0, 0])
     await controller.apply(plan, start)
     await hass.async_block_till_done()
 
@@ -140,7 +120,7 @@ async def test_a_setting_changed_by_hand_is_overridden_until_set_again(
     hass: HomeAssistant, helpers: None, start: datetime
 ) -> None:
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
-    plan = _plan(start, [4, 4], [0, 0])
+    plan = plan_of(start, [4, 4], [0, 0])
     await controller.apply(plan, start)
     await hass.async_block_till_done()
 
@@ -169,9 +149,9 @@ async def test_tomorrows_plan_at_2355_leaves_an_error_an_error(
 
     hass.services.async_register("input_select", "select_option", _reject)
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
-    await controller.apply(_plan(start, [0], [0]), start)
+    await controller.apply(plan_of(start, [0], [0]), start)
     assert controller.status is ControlStatus.ERROR
-    tomorrow = _plan(start + timedelta(days=1), [0], [0])
+    tomorrow = plan_of(start + timedelta(days=1), [0], [0])
     await controller.apply(tomorrow, start + timedelta(minutes=30))
     assert controller.status is ControlStatus.ERROR
 
@@ -187,9 +167,9 @@ async def test_a_script_runs_again_only_when_the_action_changes(
             {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
         ),
     )
-    await controller.apply(_plan(start, [0, 0, 0], [1, 1, 0]), start)
+    await controller.apply(plan_of(start, [0, 0, 0], [1, 1, 0]), start)
     # An hour later a re-plan starts at the hour in progress: same action, new start.
-    replan = _plan(start + timedelta(hours=1), [0, 0], [1, 0])
+    replan = plan_of(start + timedelta(hours=1), [0, 0], [1, 0])
     await controller.apply(replan, start + timedelta(hours=1))
     assert len(calls) == 1
     await controller.apply(replan, start + timedelta(hours=2))  # idle now: a new action
@@ -201,7 +181,7 @@ async def test_with_no_new_plan_the_plan_in_force_is_followed(
     hass: HomeAssistant, helpers: None, start: datetime
 ) -> None:
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
-    plan = _plan(start, [4, 0], [0, 1])
+    plan = plan_of(start, [4, 0], [0, 1])
     await controller.apply(plan, start)
     await controller.apply_fallback(plan, start + timedelta(hours=1), "sensor.soc: SOC is 'nan'")
     await hass.async_block_till_done()
@@ -216,7 +196,7 @@ async def test_with_no_plan_for_now_the_inverter_goes_to_its_safe_mode(
     hass: HomeAssistant, helpers: None, start: datetime
 ) -> None:
     controller = HomeAssistantController(hass, "entry", ControlConfig.from_options(HELPER_OPTIONS))
-    plan = _plan(start, [4], [0])
+    plan = plan_of(start, [4], [0])
     await controller.apply(plan, start)
     assert hass.states.get(GRID).state == "on"
     await controller.apply_fallback(plan, start + timedelta(hours=1), "prices: no prices")

@@ -31,6 +31,7 @@ from .models import (
     OptimizationResult,
     Scenario,
     StoredSchedule,
+    is_soc,
 )
 from .ports import (
     BatteryController,
@@ -224,7 +225,7 @@ class SimpleBatterySystemManager:
             except (KeyError, TypeError, ValueError, AttributeError) as err:
                 raise CorruptStoreError(f"stored bess data cannot be read: {err!r}") from err
         for what in dropped:
-            _LOGGER.warning("Dropped an unreadable stored entry: %s", what)
+            _LOGGER.debug("Dropped an unreadable stored entry: %s", what)
         # Parsed in full before anything is replaced: a corrupt store changes nothing.
         self.history = self.daily_view_builder.history = history
         self.schedules = self.daily_view_builder.schedules = schedules
@@ -542,7 +543,7 @@ class SimpleBatterySystemManager:
                     raise DataUnavailableError(
                         name, f"the value for {start.isoformat()} is {value}, not a number"
                     )
-        if not 0.0 <= soc_percent <= 100.0:  # also false for nan
+        if not is_soc(soc_percent):
             # Never planned with, nor clipped into range: a broken reading is not a SOC.
             raise DataUnavailableError("battery SOC", f"{soc_percent} is not from 0 to 100 %")
         battery = self._battery

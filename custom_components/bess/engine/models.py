@@ -42,6 +42,11 @@ def from_iso(text: str) -> datetime:
     return moment
 
 
+def is_soc(value: object) -> bool:
+    """Return whether `value` is a state of charge: a finite number from 0 to 100 %."""
+    return isinstance(value, int | float) and 0.0 <= value <= 100.0  # false for nan too
+
+
 @dataclass(frozen=True, slots=True)
 class BatterySettings:
     """The battery as the optimizer sees it."""
@@ -153,7 +158,7 @@ class OptimizationInput:
         for name in ("buy", "sell", "load", "solar"):
             if not all(math.isfinite(v) for v in getattr(self, name)):
                 raise ValueError(f"{name} holds a value that is not a finite number")
-        if not 0.0 <= self.initial_soc_percent <= 100.0:  # also false for nan
+        if not is_soc(self.initial_soc_percent):
             raise ValueError(f"initial SOC {self.initial_soc_percent!r} is not from 0 to 100 %")
 
 
@@ -280,7 +285,7 @@ class HourlyEvent:
             if not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"{name} is {value!r}, not a finite number")
         for name in ("battery_soc_start", "battery_soc_end"):
-            if not 0.0 <= getattr(self, name) <= 100.0:
+            if not is_soc(getattr(self, name)):
                 raise ValueError(f"{name} is {getattr(self, name)!r}, not a SOC from 0 to 100 %")
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from ..const import (
     DEFAULTS,
     PERIOD_MINUTES,
 )
+from ..engine.models import is_soc
 from ..engine.ports import DataUnavailableError, HourMeasurement, PriceSeries
 from .forecasts import (
     ConsumptionForecaster,
@@ -167,7 +168,7 @@ class MeterSnapshot:
         soc_value = float(soc) if soc is not None else None
         # Only finite readings were ever saved; anything else is not a reading.
         if not all(math.isfinite(v) for v in readings.values()) or (
-            soc_value is not None and not 0.0 <= soc_value <= 100.0
+            soc_value is not None and not is_soc(soc_value)
         ):
             raise ValueError("the snapshot holds a value that is not a reading")
         return cls(
@@ -213,7 +214,7 @@ def _energy_kwh(state: State | None) -> float | None:
 def soc_percent(state: State | None) -> float | None:
     """Return an SOC state (%), or None unless it is a finite number from 0 to 100."""
     value = _number(state)
-    return value if value is not None and 0.0 <= value <= 100.0 else None
+    return value if is_soc(value) else None
 
 
 @dataclass(frozen=True, slots=True)
