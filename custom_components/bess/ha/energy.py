@@ -596,24 +596,30 @@ class HomeAssistantEnergyData:
         changes = await async_hourly_changes(
             self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
         )
-        edges = sorted({*ordered, *(start + HOUR for start in ordered)})
+        # Only hours every meter has statistics for; the SOC history is read for those alone
+        # (every hourly run asks again for the hours since yesterday that are still missing).
+        measured = {
+            key: {flow: changes.get(entity, {}).get(key) for flow, entity in flows.items()}
+            for key in ordered
+        }
+        complete = {
+            key: {flow: max(value, 0.0) for flow, value in values.items() if value is not None}
+            for key, values in measured.items()
+            if None not in values.values()
+        }
+        if not complete:
+            return {}
+        edges = sorted({*complete, *(start + HOUR for start in complete)})
         socs = await self._async_values_at(self._config.soc_entity, edges, soc_percent)
         soc_by_edge = dict(zip(edges, socs, strict=True))
         rebuilt: dict[datetime, HourMeasurement] = {}
-        for key in ordered:
-            start = by_utc[key]
-            values = {flow: changes.get(entity, {}).get(key) for flow, entity in flows.items()}
+        for key, flows_kwh in complete.items():
             soc_start, soc_end = soc_by_edge[key], soc_by_edge[key + HOUR]
             if soc_start is None or soc_end is None:
                 continue
-            if any(value is None for value in values.values()):
-                continue
-            flows_kwh = {
-                flow: max(value, 0.0) for flow, value in values.items() if value is not None
-            }
             # Keyed in UTC: the two local 02:00 hours of an autumn day would be one key.
             rebuilt[key] = build_measurement(
-                start, soc_start, soc_end, flows_kwh, self._config.battery
+                by_utc[key], soc_start, soc_end, flows_kwh, self._config.battery
             )
         return rebuilt
 
