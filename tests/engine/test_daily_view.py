@@ -148,6 +148,37 @@ def test_actual_hours_pay_the_batterys_cycle_cost_on_charged_energy(
     assert hour.intent is Intent.GRID_CHARGING
 
 
+def test_a_recorded_hour_is_priced_with_the_terms_that_held_then(
+    builder: DailyViewBuilder,
+) -> None:
+    # Recorded with no cycle cost and an export limit of 0.2 kW, solar 1.0 over a 0.3 load.
+    builder.history.record_event(
+        replace(
+            measured(DAY, 0),
+            battery_charged=0.5,
+            battery_discharged=0.0,
+            solar_generated=1.0,
+            home_consumed=0.3,
+            grid_imported=0.0,
+            grid_exported=0.2,
+            cycle_cost_per_kwh=0.0,
+            export_limit_kw=0.2,
+        )
+    )
+    before = builder.build_daily_view(1).hourly_data[0]
+    # Later the user sets a cycle cost and lifts the export limit: the past stays as it was.
+    builder.battery = replace(builder.battery, cycle_cost_per_kwh=0.5, export_limit_kw=None)
+    after = builder.build_daily_view(1).hourly_data[0]
+
+    assert after.cost == before.cost == pytest.approx(-1.5 * 0.2)
+    # The baseline exports the 0.7 kWh surplus, capped at 0.2 kWh then.
+    assert after.baseline_cost == before.baseline_cost == pytest.approx(-1.5 * 0.2)
+    # An event recorded before the terms were kept is priced with today's.
+    builder.history.record_event(replace(measured(DAY, 1), battery_charged=1.0))
+    old = builder.build_daily_view(2).hourly_data[1]
+    assert old.cost == pytest.approx(2.0 * 0.4 + 0.5 * 1.0)
+
+
 def test_predicted_hours_carry_the_plans_own_numbers(builder: DailyViewBuilder) -> None:
     result = plan(DAY, 10, charge_kwh=1.0)
     store_plan(builder.schedules, result, 10)

@@ -109,16 +109,24 @@ class DailyViewBuilder:
         )
 
     def _actual_hour(self, event: HourlyEvent, start: datetime) -> HourlyData:
-        """Return an hour as measured, priced with the one cost model."""
+        """Return an hour as measured, priced with the one cost model and its own terms.
+
+        The cycle cost and export limit are those in force when the hour was recorded (a
+        later change of the options does not re-price the past); older events without them
+        are priced with today's.
+        """
+        if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
+            cycle_cost, limit = self.battery.cycle_cost_per_kwh, self.battery.export_limit_kw
+        else:
+            cycle_cost, limit = event.cycle_cost_per_kwh, event.export_limit_kw
         cost = period_cost(
             event.buy_price,
             event.sell_price,
             event.grid_imported,
             event.grid_exported,
             event.battery_charged,
-            cycle_cost=self.battery.cycle_cost_per_kwh,
+            cycle_cost=cycle_cost,
         )
-        limit = self.battery.export_limit_kw
         base = baseline_cost(
             event.buy_price,
             event.sell_price,

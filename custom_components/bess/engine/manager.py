@@ -467,6 +467,8 @@ class SimpleBatterySystemManager:
             start=start,
             buy_price=price[0],
             sell_price=price[1],
+            cycle_cost_per_kwh=self._battery.cycle_cost_per_kwh,
+            export_limit_kw=self._battery.export_limit_kw,
         )
 
     async def _hour_prices(self, starts: list[datetime]) -> dict[datetime, tuple[float, float]]:

@@ -277,12 +277,22 @@ class HourlyEvent:
     start: datetime
     buy_price: float
     sell_price: float
+    # The terms that held when the hour happened, so that it is priced with them later too
+    # (None in events recorded before they were kept: today's settings are used for those).
+    cycle_cost_per_kwh: float | None = None
+    export_limit_kw: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse a fact that is not one: a value that is not a finite number, a SOC off 0–100."""
         for name in _EVENT_NUMBERS:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} is {value!r}, not a finite number")
+        for name in ("cycle_cost_per_kwh", "export_limit_kw"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int | float) or not math.isfinite(value)
+            ):
                 raise ValueError(f"{name} is {value!r}, not a finite number")
         for name in ("battery_soc_start", "battery_soc_end"):
             if not is_soc(getattr(self, name)):
