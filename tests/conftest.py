@@ -187,7 +187,7 @@ async def home(hass: HomeAssistant) -> Home:
     home = Home(hass)
     home.set_soc(50.0)
     home.publish_meters()
-    home.set_prices(dt_util.now().date())
+    home.set_prices(dt_util.now().date())  # the frozen day
     return home
 
 

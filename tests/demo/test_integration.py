@@ -298,7 +298,7 @@ async def test_bess_plans_measures_and_drives_the_demo_home(
     }
 
     # Tomorrow's prices come at 13:00; bess plans tomorrow at 23:55, with the demo's sun.
-    while dt_util.now().hour < 23:
+    while dt_util.now().hour < 23:  # the frozen clock, moved below
         await _move(hass, freezer, timedelta(hours=1))
     assert _state(hass, "sensor.demo_spot_price").attributes["tomorrow_valid"] is True
     await _until(
