@@ -24,6 +24,8 @@ from custom_components.bess.const import (
     CONF_BATTERY_CHARGE_METER,
     CONF_BATTERY_DISCHARGE_METER,
     CONF_CAPACITY_KWH,
+    CONF_CONTROL_MODE,
+    CONF_CONTROL_SCRIPT,
     CONF_GRID_EXPORT_METER,
     CONF_GRID_IMPORT_METER,
     CONF_MAX_CHARGE_KW,
@@ -31,6 +33,7 @@ from custom_components.bess.const import (
     CONF_PRICE_ENTITY,
     CONF_SOC_ENTITY,
     CONF_SOLAR_METER,
+    CONTROL_SCRIPT,
     DEFAULTS,
     DOMAIN,
 )
@@ -42,6 +45,7 @@ from custom_components.bess.engine.models import (
 )
 from custom_components.bess.engine.optimizer import build_result
 from custom_components.bess.engine.timeutil import day_hour_starts
+from custom_components.bess.ha.controller import ControlConfig, HomeAssistantController
 
 ENGINE_TESTS = Path(__file__).parent / "engine"
 
@@ -214,14 +218,19 @@ def mock_config_entry() -> MockConfigEntry:
     )
 
 
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add `entry` and set it up, as Home Assistant does at start."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 @pytest.fixture
 async def init_integration(
     hass: HomeAssistant, home: Home, mock_config_entry: MockConfigEntry
 ) -> MockConfigEntry:
     """Set up bess for the test home."""
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
     return mock_config_entry
 
 
@@ -248,6 +257,12 @@ def plan_of(start: datetime, charge: list[float], discharge: list[float]) -> Opt
     return build_result(inputs, np.array(charge, float), np.array(discharge, float))
 
 
+def script_controller(hass: HomeAssistant) -> HomeAssistantController:
+    """A controller that runs script.battery."""
+    options = {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
+    return HomeAssistantController(hass, "entry", ControlConfig.from_options(options))
+
+
 def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """An aware local time in the test zone."""
     return datetime(year, month, day, hour, minute, tzinfo=dt_util.get_time_zone(TIME_ZONE))
@@ -260,4 +275,6 @@ __all__ = [
     "local",
     "past_repair_grace",
     "plan_of",
+    "script_controller",
+    "set_up",
 ]

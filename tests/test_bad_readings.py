@@ -21,16 +21,10 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.bess.const import DOMAIN
 
-from .conftest import PRICE, SOC, Home, local, past_repair_grace, price_entries
+from .conftest import PRICE, SOC, Home, local, past_repair_grace, price_entries, set_up
 
 TOTAL = "sensor.home_battery_total_savings_today"
 ACTION = "sensor.home_battery_planned_battery_action"
-
-
-async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 def _issue(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> ir.IssueEntry | None:
@@ -43,7 +37,7 @@ def _stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, A
 
 
 @pytest.mark.parametrize("reading", ["nan", "inf", "-inf", "150", "-5", "NaN"])
-async def test_a_soc_that_is_not_a_soc_is_unavailable_at_set_up(
+async def test_a_soc_that_is_not_a_soc_is_unavailable_atset_up(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     home: Home,
@@ -53,7 +47,7 @@ async def test_a_soc_that_is_not_a_soc_is_unavailable_at_set_up(
     reading: str,
 ) -> None:
     home.set_soc(reading)
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     await past_repair_grace(hass, freezer)
 
     assert hass.states.get(TOTAL).state == "unavailable"
@@ -76,7 +70,7 @@ async def test_a_nan_soc_mid_day_goes_unavailable_and_back_and_the_store_stays_r
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 9, 30))
     home.set_prices(local(2026, 11, 24, 0).date())
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     assert hass.states.get(TOTAL).state != "unavailable"
 
     home.set_soc("nan")
@@ -118,7 +112,7 @@ async def test_a_price_that_is_not_a_number_is_unavailable_and_named(
     entries = price_entries(local(2026, 11, 24, 0).date())
     entries[15]["value"] = bad
     hass.states.async_set(PRICE, "0.6", {"unit_of_measurement": "SEK/kWh", "raw_today": entries})
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
 
     assert hass.states.get(TOTAL).state == "unavailable"
     await past_repair_grace(hass, freezer)
@@ -143,7 +137,7 @@ async def test_a_store_holding_a_nan_entry_loads_without_it_and_keeps_a_copy(
 ) -> None:
     hass.config.config_dir = str(tmp_path)
     # A first run stores two schedules; then one of them gets a null where a number was.
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

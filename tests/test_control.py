@@ -27,7 +27,7 @@ from custom_components.bess.const import (
 )
 from custom_components.bess.engine.models import Intent
 
-from .conftest import Home, entry_options, local
+from .conftest import Home, entry_options, local, set_up
 
 SWITCH = "switch.home_battery_automatic_control"
 STATUS = "sensor.home_battery_control_status"
@@ -51,12 +51,6 @@ def controlled_entry(mock_config_entry: MockConfigEntry) -> MockConfigEntry:
     )
 
 
-async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
 async def test_hourly_update_commands_the_inverter(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -66,7 +60,7 @@ async def test_hourly_update_commands_the_inverter(
     freezer.move_to(local(2026, 11, 24, 9, 30))
     home.set_prices(local(2026, 11, 24, 0).date())
     calls = async_mock_service(hass, "select", "select_option")
-    await _set_up(hass, controlled_entry)
+    await set_up(hass, controlled_entry)
     manager = controlled_entry.runtime_data.manager
     first = manager.latest_result.periods[0].intent
     assert [c.data["option"] for c in calls] == [first.value.upper()]
@@ -86,7 +80,7 @@ async def test_switch_off_stops_writes_and_on_applies_now(
     hass: HomeAssistant, home: Home, controlled_entry: MockConfigEntry
 ) -> None:
     calls = async_mock_service(hass, "select", "select_option")
-    await _set_up(hass, controlled_entry)
+    await set_up(hass, controlled_entry)
     assert len(calls) == 1
     await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
     assert hass.states.get(SWITCH).state == "off"
@@ -106,7 +100,7 @@ async def test_switched_off_stays_off_across_a_reload(
     hass: HomeAssistant, home: Home, controlled_entry: MockConfigEntry
 ) -> None:
     calls = async_mock_service(hass, "select", "select_option")
-    await _set_up(hass, controlled_entry)
+    await set_up(hass, controlled_entry)
     await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
     written = len(calls)
 
@@ -135,7 +129,7 @@ async def test_failing_inverter_raises_repair_issue_and_the_loop_goes_on(
         raise HomeAssistantError("inverter offline")
 
     hass.services.async_register("select", "select_option", _reject)
-    await _set_up(hass, controlled_entry)
+    await set_up(hass, controlled_entry)
     assert len(attempts) == 2
     assert hass.states.get("sensor.home_battery_control_status").state == "error"
     assert issue_registry.async_get_issue(DOMAIN, f"control_failed_{controlled_entry.entry_id}")
@@ -197,7 +191,7 @@ async def test_hand_changes_missing_data_and_no_plan_are_all_on_the_control_stat
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 9, 30))
     home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
-    await _set_up(hass, helper_entry)
+    await set_up(hass, helper_entry)
     manager = helper_entry.runtime_data.manager
     planned = manager.latest_result
     assert hass.states.get(HELPER_SELECT).state == planned.periods[0].intent.value

@@ -14,7 +14,6 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from custom_components.bess.const import (
     CONF_CHARGE_POWER_NUMBER,
     CONF_CONTROL_MODE,
-    CONF_CONTROL_SCRIPT,
     CONF_DISCHARGE_POWER_NUMBER,
     CONF_GRID_CHARGE_SWITCH,
     CONF_GROWATT_DEVICE_ID,
@@ -23,7 +22,6 @@ from custom_components.bess.const import (
     CONTROL_ENTITIES,
     CONTROL_GROWATT,
     CONTROL_MONITOR,
-    CONTROL_SCRIPT,
     DOMAIN,
 )
 from custom_components.bess.engine.models import Intent
@@ -33,7 +31,7 @@ from custom_components.bess.ha.controller import (
     HomeAssistantController,
 )
 
-from .conftest import plan_of
+from .conftest import plan_of, script_controller
 
 ENTITY_OPTIONS = {
     CONF_CONTROL_MODE: CONTROL_ENTITIES,
@@ -157,13 +155,7 @@ async def test_a_call_that_fails_once_succeeds_on_retry(
             raise HomeAssistantError("busy")
 
     hass.services.async_register("script", "turn_on", _flaky)
-    controller = HomeAssistantController(
-        hass,
-        "entry",
-        ControlConfig.from_options(
-            {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
-        ),
-    )
+    controller = script_controller(hass)
     await controller.apply(plan_of(start, [0], [0]), start)
     assert len(attempts) == 2
     assert controller.status is ControlStatus.CONTROLLING
@@ -171,13 +163,7 @@ async def test_a_call_that_fails_once_succeeds_on_retry(
 
 async def test_script_gets_mode_power_and_the_stretch(hass: HomeAssistant, start: datetime) -> None:
     calls = async_mock_service(hass, "script", "turn_on")
-    controller = HomeAssistantController(
-        hass,
-        "entry",
-        ControlConfig.from_options(
-            {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
-        ),
-    )
+    controller = script_controller(hass)
     plan = plan_of(start, [0, 0, 0], [1, 1, 0])
     await controller.apply(plan, start + timedelta(hours=1))
     assert len(calls) == 1

@@ -18,14 +18,12 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from custom_components.bess.const import (
     CONF_CHARGE_POWER_NUMBER,
     CONF_CONTROL_MODE,
-    CONF_CONTROL_SCRIPT,
     CONF_GRID_CHARGE_SWITCH,
     CONF_GROWATT_DEVICE_ID,
     CONF_MODE_OPTION_PREFIX,
     CONF_WORK_MODE_SELECT,
     CONTROL_ENTITIES,
     CONTROL_GROWATT,
-    CONTROL_SCRIPT,
 )
 from custom_components.bess.engine.models import Intent
 from custom_components.bess.ha.controller import (
@@ -34,7 +32,7 @@ from custom_components.bess.ha.controller import (
     HomeAssistantController,
 )
 
-from .conftest import plan_of
+from .conftest import plan_of, script_controller
 
 MODE = "input_select.inverter_mode"
 POWER = "input_number.charge_power"
@@ -160,13 +158,7 @@ async def test_a_script_runs_again_only_when_the_action_changes(
     hass: HomeAssistant, start: datetime
 ) -> None:
     calls = async_mock_service(hass, "script", "turn_on")
-    controller = HomeAssistantController(
-        hass,
-        "entry",
-        ControlConfig.from_options(
-            {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
-        ),
-    )
+    controller = script_controller(hass)
     await controller.apply(plan_of(start, [0, 0, 0], [1, 1, 0]), start)
     # An hour later a re-plan starts at the hour in progress: same action, new start.
     replan = plan_of(start + timedelta(hours=1), [0, 0], [1, 0])
@@ -208,13 +200,7 @@ async def test_with_no_plan_for_now_the_inverter_goes_to_its_safe_mode(
 
 async def test_safe_mode_of_a_script_and_of_growatt(hass: HomeAssistant, start: datetime) -> None:
     scripts = async_mock_service(hass, "script", "turn_on")
-    script = HomeAssistantController(
-        hass,
-        "entry",
-        ControlConfig.from_options(
-            {CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"}
-        ),
-    )
+    script = script_controller(hass)
     await script.apply_fallback(None, start, "prices: no prices")
     assert scripts[0].data["variables"] == {
         "mode": "load_support",

@@ -19,13 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.bess.const import DOMAIN
 from custom_components.bess.engine.timeutil import hours_in_day
 
-from .conftest import Home, local, past_repair_grace
-
-
-async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+from .conftest import Home, local, past_repair_grace, set_up
 
 
 async def _next_hour(
@@ -48,7 +42,7 @@ async def test_each_hour_is_recorded_and_the_rest_replanned(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 8, 30))
     home.set_prices(local(2026, 11, 24, 0).date())
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     manager = mock_config_entry.runtime_data.manager
 
     # Set up mid-hour: 08:00–09:00 has no reading at its start (and no recorder here).
@@ -83,7 +77,7 @@ async def test_tomorrow_is_planned_at_23_55(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 23, 50))
     home.set_prices(local(2026, 11, 24, 0).date())
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "not_yet"
 
     freezer.move_to(local(2026, 11, 24, 23, 55))
@@ -111,7 +105,7 @@ async def test_tomorrow_waits_for_prices_and_plans_when_they_arrive(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 23, 50))
     home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
 
     freezer.move_to(local(2026, 11, 24, 23, 55))
     async_fire_time_changed(hass)
@@ -139,7 +133,7 @@ async def _run_day(
     start = local(*day, 0)
     freezer.move_to(start - timedelta(minutes=30))
     home.set_prices(start.date() - timedelta(days=1))
-    await _set_up(hass, entry)
+    await set_up(hass, entry)
     manager = entry.runtime_data.manager
     await _next_hour(hass, freezer, home, grid_import=1.0)  # to midnight
     home.set_prices(start.date())
@@ -189,7 +183,7 @@ async def test_reload_mid_day_keeps_every_recorded_hour(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 5, 30))
     home.set_prices(local(2026, 11, 24, 0).date())
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     for _ in range(5):  # 05:30 → 10:00
         await _next_hour(hass, freezer, home, grid_import=0.8, discharge=0.2)
     manager = mock_config_entry.runtime_data.manager
@@ -252,7 +246,7 @@ async def test_price_sensor_unavailable_at_start_and_back(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 10, 30))
     hass.states.async_set("sensor.nordpool", "unavailable")
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     assert hass.states.get("sensor.home_battery_total_savings_today").state == "unavailable"
     await past_repair_grace(hass, freezer)
     issue = issue_registry.async_get_issue(DOMAIN, f"data_unavailable_{mock_config_entry.entry_id}")
@@ -337,7 +331,7 @@ async def test_a_price_sensor_down_at_2355_leaves_today_alone(
 ) -> None:
     freezer.move_to(local(2026, 11, 24, 23, 50))
     home.set_prices(local(2026, 11, 24, 0).date(), with_tomorrow=False)
-    await _set_up(hass, mock_config_entry)
+    await set_up(hass, mock_config_entry)
     # The price sensor restarts just as tomorrow is planned.
     hass.states.async_set("sensor.nordpool", "unavailable")
     freezer.move_to(local(2026, 11, 24, 23, 55))

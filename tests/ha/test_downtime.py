@@ -8,8 +8,11 @@ as actual; the hours recorded all through are rebuilt as before.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 import sqlite3
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
@@ -81,6 +84,21 @@ async def _run(
         moment += timedelta(minutes=5)
 
 
+@asynccontextmanager
+async def _home_assistant(
+    async_test_recorder: Any, freezer: FrozenDateTimeFactory, start: datetime
+) -> AsyncIterator[HomeAssistant]:
+    """Home Assistant started at `start` with the recorder (and its statistics) on the test
+    database; stopped, as by a shutdown, at the end."""
+    freezer.move_to(start)
+    async with async_test_home_assistant() as hass:
+        await hass.config.async_set_time_zone(TZ)
+        async with async_test_recorder(hass):
+            assert await async_setup_component(hass, "sensor", {})  # its statistics
+            yield hass
+            await hass.async_stop()
+
+
 @pytest.mark.parametrize("persistent_database", [True])
 @pytest.mark.parametrize("enable_statistics", [True])
 @pytest.mark.parametrize("enable_missing_statistics", [True])
@@ -94,19 +112,10 @@ async def test_hours_of_downtime_are_never_rebuilt_as_actual(
     tz = ZoneInfo(TZ)
     starts = day_hour_starts(DAY, tz)
     first = starts[7]
-    freezer.move_to(first - timedelta(minutes=5))
-    async with async_test_home_assistant() as hass:
-        await hass.config.async_set_time_zone(TZ)
-        async with async_test_recorder(hass):  # type: ignore[operator]
-            assert await async_setup_component(hass, "sensor", {})  # its statistics
-            await _run(
-                hass,
-                freezer,
-                first - timedelta(minutes=5),
-                starts[9] + timedelta(minutes=30),
-                first,
-            )
-            await hass.async_stop()
+    async with _home_assistant(async_test_recorder, freezer, first - timedelta(minutes=5)) as hass:
+        await _run(
+            hass, freezer, first - timedelta(minutes=5), starts[9] + timedelta(minutes=30), first
+        )
 
     if crash:
         # A power cut: the recorder never wrote the end of its run. On the next start it
@@ -115,23 +124,13 @@ async def test_hours_of_downtime_are_never_rebuilt_as_actual(
             db.execute(UNFINISH_LAST_RUN)
 
     # Down from 09:30 to 12:05; then running until 13:05, when hour 12's statistics exist.
-    freezer.move_to(starts[12] + timedelta(minutes=5))
-    async with async_test_home_assistant() as hass:
-        await hass.config.async_set_time_zone(TZ)
-        async with async_test_recorder(hass):  # type: ignore[operator]
-            assert await async_setup_component(hass, "sensor", {})  # its statistics
-            await _run(
-                hass,
-                freezer,
-                starts[12] + timedelta(minutes=5),
-                starts[13] + timedelta(minutes=5),
-                first,
-            )
-            data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
-            rebuilt = await data.reconstruct_hours(starts[7:13])
-            # What the recorder compiled for the hours around the outage, trusted by bess before.
-            compiled = await async_hourly_changes(hass, [IMPORT], starts[7], starts[13])
-            await hass.async_stop()
+    back = starts[12] + timedelta(minutes=5)
+    async with _home_assistant(async_test_recorder, freezer, back) as hass:
+        await _run(hass, freezer, back, starts[13] + timedelta(minutes=5), first)
+        data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
+        rebuilt = await data.reconstruct_hours(starts[7:13])
+        # What the recorder compiled for the hours around the outage, trusted by bess before.
+        compiled = await async_hourly_changes(hass, [IMPORT], starts[7], starts[13])
 
     # The statistics put the outage's 3.5 kWh into 12:00 and half an hour into 09:00 ...
     assert compiled[IMPORT][dt_util.as_utc(starts[12])] == pytest.approx(3.5, abs=1e-3)

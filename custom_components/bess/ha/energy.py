@@ -200,8 +200,9 @@ def _number(state: State | None) -> float | None:
 def _energy_kwh(state: State | None) -> float | None:
     """Return a meter state in kWh, or None when it is not a usable (finite, ≥ 0) reading."""
     value = _number(state)
-    if value is None or value < 0 or state is None:
+    if value is None or value < 0:
         return None
+    assert state is not None  # a number came from it
     unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
     if unit and unit != "kWh":
         try:
