@@ -271,7 +271,6 @@ class HomeAssistantController:
                     state.state,
                     command.expected,
                 )
-            if self.status is not ControlStatus.OVERRIDDEN:
                 self._before_override = (self.status, self.last_error)
             self._set_status(
                 ControlStatus.OVERRIDDEN,
