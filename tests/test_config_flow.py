@@ -62,6 +62,7 @@ from custom_components.bess.const import (
     CONF_PRICE_MARKUP,
     CONF_PRICE_MULTIPLIER,
     CONF_PRICE_VAT,
+    CONF_SAFE_MODE,
     CONF_SOC_ENTITY,
     CONF_SOLAR_FORECAST_ENTITY,
     CONF_SOLAR_METER,
@@ -73,6 +74,8 @@ from custom_components.bess.const import (
     CONTROL_SCRIPT,
     DEFAULTS,
     DOMAIN,
+    SAFE_MODE_HOLD,
+    SAFE_MODE_SELF_CONSUMPTION,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -279,7 +282,10 @@ async def test_monitor_only_setup_puts_sensors_in_data_and_every_tunable_in_opti
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     result = await to_control_step(hass)
-    assert defaults_of(result) == {CONF_CONTROL_MODE: CONTROL_MONITOR}
+    assert defaults_of(result) == {
+        CONF_CONTROL_MODE: CONTROL_MONITOR,
+        CONF_SAFE_MODE: SAFE_MODE_SELF_CONSUMPTION,
+    }
 
     result = await submit(hass, result, {CONF_CONTROL_MODE: CONTROL_MONITOR})
 
@@ -644,6 +650,38 @@ async def test_growatt_control_stores_the_inverter_device(hass: HomeAssistant) -
     assert result["options"][CONF_GROWATT_DEVICE_ID] == device_id
 
 
+async def test_hold_with_growatt_needs_the_discharge_power_number(hass: HomeAssistant) -> None:
+    device_id = add_growatt_inverter(hass)
+    hass.states.async_set("input_number.discharge_power", "60", {"unit_of_measurement": "%"})
+    result = await to_control_step(hass)
+    result = await submit(
+        hass, result, {CONF_CONTROL_MODE: CONTROL_GROWATT, CONF_SAFE_MODE: SAFE_MODE_HOLD}
+    )
+    assert result["step_id"] == "control_growatt"
+
+    result = await submit(hass, result, {CONF_GROWATT_DEVICE_ID: device_id})
+    assert result["errors"] == {CONF_DISCHARGE_POWER_NUMBER: "hold_needs_discharge_power"}
+
+    result = await submit(
+        hass,
+        result,
+        {CONF_GROWATT_DEVICE_ID: device_id, CONF_DISCHARGE_POWER_NUMBER: "number.gone"},
+    )
+    assert result["errors"] == {CONF_DISCHARGE_POWER_NUMBER: "entity_not_found"}
+
+    result = await submit(
+        hass,
+        result,
+        {
+            CONF_GROWATT_DEVICE_ID: device_id,
+            CONF_DISCHARGE_POWER_NUMBER: "input_number.discharge_power",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_SAFE_MODE] == SAFE_MODE_HOLD
+    assert result["options"][CONF_DISCHARGE_POWER_NUMBER] == "input_number.discharge_power"
+
+
 # --- reconfigure flow --------------------------------------------------------------------
 
 
@@ -856,7 +894,10 @@ async def test_options_control_switches_to_entities_and_offers_the_saved_mapping
 ) -> None:
     entry = make_entry(hass)
     result = await open_options(hass, entry, "control")
-    assert defaults_of(result) == {CONF_CONTROL_MODE: CONTROL_MONITOR}
+    assert defaults_of(result) == {
+        CONF_CONTROL_MODE: CONTROL_MONITOR,
+        CONF_SAFE_MODE: SAFE_MODE_SELF_CONSUMPTION,
+    }
 
     result = await submit_options(hass, result, {CONF_CONTROL_MODE: CONTROL_ENTITIES})
     assert result["step_id"] == "control_entities"
@@ -882,7 +923,10 @@ async def test_options_control_switches_to_entities_and_offers_the_saved_mapping
         "select.inverter_work_mode", "Load First", {"options": ["Load First", "Battery First"]}
     )
     result = await open_options(hass, entry, "control")
-    assert defaults_of(result) == {CONF_CONTROL_MODE: CONTROL_ENTITIES}
+    assert defaults_of(result) == {
+        CONF_CONTROL_MODE: CONTROL_ENTITIES,
+        CONF_SAFE_MODE: SAFE_MODE_SELF_CONSUMPTION,
+    }
     result = await submit_options(hass, result, {CONF_CONTROL_MODE: CONTROL_ENTITIES})
     assert suggested_of(result) == {
         CONF_WORK_MODE_SELECT: "select.inverter_work_mode",

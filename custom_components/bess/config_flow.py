@@ -54,6 +54,7 @@ from .const import (
     CONF_PRICE_MARKUP,
     CONF_PRICE_MULTIPLIER,
     CONF_PRICE_VAT,
+    CONF_SAFE_MODE,
     CONF_SOC_ENTITY,
     CONF_SOLAR_FORECAST_ENTITY,
     CONF_SOLAR_METER,
@@ -66,6 +67,8 @@ from .const import (
     DEFAULT_NAME,
     DEFAULTS,
     DOMAIN,
+    SAFE_MODE_HOLD,
+    SAFE_MODES,
 )
 from .engine.models import Intent
 from .ha.forecasts import async_validate_solar_forecast
@@ -99,6 +102,7 @@ CONTROL_KEYS = (
     CONF_GRID_CHARGE_SWITCH,
     CONF_CONTROL_SCRIPT,
     CONF_GROWATT_DEVICE_ID,
+    CONF_SAFE_MODE,
     *MODE_OPTION_KEYS,
 )
 BATTERY_KEYS = (
@@ -268,7 +272,10 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
         """Choose how the integration drives the inverter: monitor only by default."""
         if user_input is not None:
             mode = user_input[CONF_CONTROL_MODE]
-            self._control = {CONF_CONTROL_MODE: mode}
+            self._control = {
+                CONF_CONTROL_MODE: mode,
+                CONF_SAFE_MODE: user_input.get(CONF_SAFE_MODE, DEFAULTS[CONF_SAFE_MODE]),
+            }
             if mode == CONTROL_ENTITIES:
                 return await self.async_step_control_entities()
             if mode == CONTROL_SCRIPT:
@@ -277,16 +284,24 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
                 return await self.async_step_control_growatt()
             return await self._async_finish_control(self._control)
 
-        current = self._control_defaults().get(CONF_CONTROL_MODE, DEFAULTS[CONF_CONTROL_MODE])
+        defaults = {**DEFAULTS, **self._control_defaults()}
         schema = vol.Schema(
             {
-                vol.Required(CONF_CONTROL_MODE, default=current): selector.SelectSelector(
+                _field(CONF_CONTROL_MODE, defaults): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=list(CONTROL_MODES),
                         mode=selector.SelectSelectorMode.LIST,
                         translation_key=CONF_CONTROL_MODE,
                     )
-                )
+                ),
+                # What the inverter is told when bess has no plan for now.
+                _field(CONF_SAFE_MODE, defaults): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=list(SAFE_MODES),
+                        mode=selector.SelectSelectorMode.LIST,
+                        translation_key=CONF_SAFE_MODE,
+                    )
+                ),
             }
         )
         return self.async_show_form(step_id="control", data_schema=schema)
@@ -380,13 +395,31 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
     async def async_step_control_growatt(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick the Growatt inverter whose time segments the growatt_server services write."""
+        """Pick the Growatt inverter, and the power numbers and AC-charge switch that hold it.
+
+        Time segments alone cannot hold the battery: outside battery-first and grid-first a
+        Growatt runs load-first and discharges. Its discharge power number at 0 % holds it,
+        so the hold safe mode needs that number.
+        """
         errors: dict[str, str] = {}
         if user_input is not None:
             device = dr.async_get(self.hass).async_get(user_input[CONF_GROWATT_DEVICE_ID])
             if device is None:
                 errors[CONF_GROWATT_DEVICE_ID] = "device_not_found"
-            else:
+            for key in (
+                CONF_CHARGE_POWER_NUMBER,
+                CONF_DISCHARGE_POWER_NUMBER,
+                CONF_GRID_CHARGE_SWITCH,
+            ):
+                entity_id = user_input.get(key)
+                if entity_id is not None and self.hass.states.get(entity_id) is None:
+                    errors[key] = "entity_not_found"
+            if (
+                self._control.get(CONF_SAFE_MODE) == SAFE_MODE_HOLD
+                and CONF_DISCHARGE_POWER_NUMBER not in user_input
+            ):
+                errors[CONF_DISCHARGE_POWER_NUMBER] = "hold_needs_discharge_power"
+            if not errors:
                 self._control.update(user_input)
                 return await self._async_finish_control(self._control)
 
@@ -396,7 +429,10 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
                     selector.DeviceSelectorConfig(
                         filter=selector.DeviceFilterSelectorConfig(integration=GROWATT_DOMAIN)
                     )
-                )
+                ),
+                vol.Optional(CONF_CHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
+                vol.Optional(CONF_DISCHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
+                vol.Optional(CONF_GRID_CHARGE_SWITCH): _entity(["switch", "input_boolean"]),
             }
         )
         suggested = user_input if user_input is not None else self._control_defaults()

@@ -59,6 +59,11 @@ CONF_DISCHARGE_POWER_NUMBER: Final = "discharge_power_number"
 CONF_GRID_CHARGE_SWITCH: Final = "grid_charge_switch"
 CONF_CONTROL_SCRIPT: Final = "control_script"
 CONF_GROWATT_DEVICE_ID: Final = "growatt_device_id"
+# What bess commands when it has no plan for now (a failed plan, missing data).
+CONF_SAFE_MODE: Final = "safe_mode"
+SAFE_MODE_SELF_CONSUMPTION: Final = "self_consumption"  # cover the load from the battery
+SAFE_MODE_HOLD: Final = "hold"  # neither charge from the grid nor discharge
+SAFE_MODES: Final = (SAFE_MODE_SELF_CONSUMPTION, SAFE_MODE_HOLD)
 
 DEFAULTS: Final[dict[str, object]] = {
     CONF_MIN_SOC: 10.0,
@@ -77,6 +82,7 @@ DEFAULTS: Final[dict[str, object]] = {
     CONF_CONSUMPTION_DAYS: 7,
     CONF_FALLBACK_CONSUMPTION_KWH: 0.5,
     CONF_CONTROL_MODE: CONTROL_MONITOR,
+    CONF_SAFE_MODE: SAFE_MODE_SELF_CONSUMPTION,
 }
 
 PERIOD_MINUTES: Final = 60

@@ -359,9 +359,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def _async_fail_safe(self, reason: str) -> None:
         """No plan could be made now: keep to the plan in force, or to the safe mode."""
-        now = dt_util.now()
         try:
-            await self.controller.apply_fallback(self.manager.plan_in_force(now), now, reason)
+            async with self.manager.exclusive():
+                now = dt_util.now()
+                await self.controller.apply_fallback(self.manager.plan_in_force(now), now, reason)
         except Exception:
             # The fail-safe itself must never stop the loop (the next period tries again).
             _LOGGER.exception("Could not put the inverter on its fallback command")
@@ -526,9 +527,10 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         """Turn automatic control on or off; on applies the hour in progress at once."""
         self.controller.set_enabled(enabled)
         await self.manager.async_save()
-        latest = self.manager.latest_result
-        if enabled and latest is not None:
-            await self.controller.apply(latest, dt_util.now())
+        async with self.manager.exclusive():
+            latest = self.manager.latest_result
+            if enabled and latest is not None:
+                await self.controller.apply(latest, dt_util.now())
         if self.data is not None:
             self.async_set_updated_data(self._build_data())
 

@@ -251,6 +251,13 @@ class SimpleBatterySystemManager:
         """Save both stores through Persistence."""
         await self._persistence.save(self.dump_state())
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the scenario lock: what commands the inverter outside a scenario (the fail-safe,
+        control switched on) must not interleave its writes with a scenario's."""
+        async with self._lock:
+            yield
+
     # -------------------------------------------------------------------------- scenarios
 
     async def create_tomorrows_schedule(self, day: date | None = None) -> OptimizationResult | None:

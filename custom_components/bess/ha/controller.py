@@ -9,7 +9,13 @@ from enum import StrEnum
 import logging
 from typing import Any
 
-from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    PERCENTAGE,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfPower,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -22,13 +28,18 @@ from ..const import (
     CONF_DISCHARGE_POWER_NUMBER,
     CONF_GRID_CHARGE_SWITCH,
     CONF_GROWATT_DEVICE_ID,
+    CONF_MAX_CHARGE_KW,
+    CONF_MAX_DISCHARGE_KW,
     CONF_MODE_OPTION_PREFIX,
+    CONF_SAFE_MODE,
     CONF_WORK_MODE_SELECT,
     CONTROL_ENTITIES,
     CONTROL_GROWATT,
     CONTROL_MONITOR,
     CONTROL_SCRIPT,
     DOMAIN,
+    SAFE_MODE_HOLD,
+    SAFE_MODE_SELF_CONSUMPTION,
 )
 from ..engine.models import Intent, OptimizationResult, PeriodPlan
 from ..engine.tou import GROWATT_MAX_INTERVALS, TouInterval, TouMode, schedule_to_tou
@@ -52,8 +63,12 @@ class ControlStatus(StrEnum):
     ERROR = "error"
 
 
-# The inverter's self-consumption mode: what bess commands when it has no plan for now.
-SAFE_INTENT = Intent.LOAD_SUPPORT
+# What bess commands when it has no plan for now, per safe mode: the inverter's
+# self-consumption mode (the default), or holding the battery as it is.
+SAFE_INTENTS = {
+    SAFE_MODE_SELF_CONSUMPTION: Intent.LOAD_SUPPORT,
+    SAFE_MODE_HOLD: Intent.IDLE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,15 @@ class ControlConfig:
     grid_charge_switch: str | None = None
     script: str | None = None
     growatt_device_id: str | None = None
+    safe_mode: str = SAFE_MODE_SELF_CONSUMPTION
+    # The battery's power limits: what 100 % means to a power number in percent.
+    max_charge_kw: float | None = None
+    max_discharge_kw: float | None = None
+
+    @property
+    def safe_intent(self) -> Intent:
+        """Return the intent bess commands in its safe mode."""
+        return SAFE_INTENTS.get(self.safe_mode, Intent.LOAD_SUPPORT)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ControlConfig:
@@ -85,6 +109,9 @@ class ControlConfig:
             grid_charge_switch=options.get(CONF_GRID_CHARGE_SWITCH),
             script=options.get(CONF_CONTROL_SCRIPT),
             growatt_device_id=options.get(CONF_GROWATT_DEVICE_ID),
+            safe_mode=options.get(CONF_SAFE_MODE, SAFE_MODE_SELF_CONSUMPTION),
+            max_charge_kw=_positive(options.get(CONF_MAX_CHARGE_KW)),
+            max_discharge_kw=_positive(options.get(CONF_MAX_DISCHARGE_KW)),
         )
 
 
@@ -156,7 +183,7 @@ class HomeAssistantController:
     @property
     def controlled_entities(self) -> list[str]:
         """Return the entities whose state bess sets (entity mode)."""
-        if self.config.mode != CONTROL_ENTITIES:
+        if self.config.mode not in (CONTROL_ENTITIES, CONTROL_GROWATT):
             return []
         config = self.config
         candidates = (
@@ -313,7 +340,7 @@ class HomeAssistantController:
         if index is None:
             return []
         if self.config.mode == CONTROL_ENTITIES:
-            return self._entity_commands(result.periods[index], result.period_minutes)
+            return self._entity_commands(result.periods[index])
         if self.config.mode == CONTROL_SCRIPT:
             return self._script_commands(result, index)
         if self.config.mode == CONTROL_GROWATT:
@@ -321,42 +348,74 @@ class HomeAssistantController:
         return []
 
     def safe_commands(self) -> list[ServiceCommand]:
-        """Return the service calls that put the inverter in its self-consumption mode.
+        """Return the service calls of the configured safe mode.
 
-        Entities: the work-mode option of load support, grid charging off (power numbers
-        are left as they are). Script: mode `load_support` at 0 kW with `safe_mode: true`.
-        Growatt: every time segment disabled, which is load-first.
+        Self-consumption: the work-mode option of load support, discharge power at the
+        battery's maximum (a hold left by the last plan would stop it covering the load),
+        grid charging off. Hold: the option of idle, both powers at 0, grid charging off.
+        Script: `mode` is that intent at 0 kW with `safe_mode: true`. Growatt: every time
+        segment disabled (load-first), with its power numbers and AC-charge switch as above.
         """
         config = self.config
-        if config.mode == CONTROL_ENTITIES:
-            commands: list[ServiceCommand] = []
-            if config.work_mode_select and (option := config.mode_options.get(SAFE_INTENT)):
-                commands.append(_select_command(config.work_mode_select, option))
-            if config.grid_charge_switch:
-                commands.append(_switch_command(config.grid_charge_switch, on=False))
-            return commands
+        intent = config.safe_intent
+        hold = intent is Intent.IDLE
         if config.mode == CONTROL_SCRIPT:
-            variables = {"mode": SAFE_INTENT.value, "power_kw": 0.0, "safe_mode": True}
+            variables = {"mode": intent.value, "power_kw": 0.0, "safe_mode": True}
             return [_script_command(config.script, variables, setting=variables)]
+        if config.mode not in (CONTROL_ENTITIES, CONTROL_GROWATT):
+            return []
+        commands: list[ServiceCommand] = []
         if config.mode == CONTROL_GROWATT:
-            return [self._growatt_segment(segment, None) for segment in _GROWATT_SEGMENTS]
-        return []
+            commands += [self._growatt_segment(segment, None) for segment in _GROWATT_SEGMENTS]
+        elif config.work_mode_select and (option := config.mode_options.get(intent)):
+            commands.append(_select_command(config.work_mode_select, option))
+        if hold:
+            commands += self._power_commands(0.0, 0.0)
+        elif config.discharge_power_number and config.max_discharge_kw:
+            commands += self._power_commands(None, config.max_discharge_kw)
+        if config.grid_charge_switch:
+            commands.append(_switch_command(config.grid_charge_switch, on=False))
+        return commands
 
-    def _entity_commands(self, period: PeriodPlan, period_minutes: int) -> list[ServiceCommand]:
+    def _entity_commands(self, period: PeriodPlan) -> list[ServiceCommand]:
         """Work-mode select, power numbers and grid-charging switch for one period."""
         config = self.config
         commands: list[ServiceCommand] = []
         if config.work_mode_select and (option := config.mode_options.get(period.intent)):
             commands.append(_select_command(config.work_mode_select, option))
+        return commands + self._period_settings(period)
+
+    def _period_settings(self, period: PeriodPlan) -> list[ServiceCommand]:
+        """The power numbers and the grid-charging switch of one period (entities, Growatt)."""
         # "+ 0.0" turns a negative zero into 0.0: inverters should never see "-0.0".
         charge_kw = max(period.battery_action_kw, 0.0) + 0.0
         discharge_kw = max(-period.battery_action_kw, 0.0) + 0.0
-        for key, entity_id, kw in (
-            ("charge_power", config.charge_power_number, charge_kw),
-            ("discharge_power", config.discharge_power_number, discharge_kw),
+        commands = self._power_commands(charge_kw, discharge_kw)
+        if self.config.grid_charge_switch:
+            commands.append(
+                _switch_command(
+                    self.config.grid_charge_switch, on=period.intent is Intent.GRID_CHARGING
+                )
+            )
+        return commands
+
+    def _power_commands(
+        self, charge_kw: float | None, discharge_kw: float | None
+    ) -> list[ServiceCommand]:
+        """Set the configured charge and discharge power numbers (None leaves one alone)."""
+        config = self.config
+        commands: list[ServiceCommand] = []
+        for key, entity_id, kw, max_kw in (
+            ("charge_power", config.charge_power_number, charge_kw, config.max_charge_kw),
+            (
+                "discharge_power",
+                config.discharge_power_number,
+                discharge_kw,
+                config.max_discharge_kw,
+            ),
         ):
-            if entity_id:
-                value, step = self._number_value(entity_id, kw)
+            if entity_id and kw is not None:
+                value, step = self._number_value(entity_id, kw, max_kw)
                 commands.append(
                     ServiceCommand(
                         key,
@@ -368,14 +427,16 @@ class HomeAssistantController:
                         tolerance=step / 2 if step else 1e-6,
                     )
                 )
-        if config.grid_charge_switch:
-            commands.append(
-                _switch_command(config.grid_charge_switch, on=period.intent is Intent.GRID_CHARGING)
-            )
         return commands
 
-    def _number_value(self, entity_id: str, kw: float) -> tuple[float, float | None]:
-        """Return kW in the number entity's own unit, on its step and in its range; and the step."""
+    def _number_value(
+        self, entity_id: str, kw: float, max_kw: float | None
+    ) -> tuple[float, float | None]:
+        """Return kW in the number entity's own unit, on its step and in its range; and the step.
+
+        A number in percent (Growatt's charge and discharge power) is a share of the
+        battery's maximum power `max_kw`.
+        """
         state = self._hass.states.get(entity_id)
         value = kw
         step: float | None = None
@@ -385,6 +446,8 @@ class HomeAssistantController:
                 value = kw * 1000.0
             elif unit == UnitOfPower.MEGA_WATT:
                 value = kw / 1000.0
+            elif unit == PERCENTAGE and max_kw:
+                value = min(kw / max_kw, 1.0) * 100.0
             low = state.attributes.get("min")
             high = state.attributes.get("max")
             raw_step = state.attributes.get("step")
@@ -426,7 +489,13 @@ class HomeAssistantController:
         return [_script_command(self.config.script, variables, setting=setting)]
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
-        """The remaining plan as Growatt time segments (at most nine); the rest disabled."""
+        """The remaining plan as Growatt time segments (at most nine), the rest disabled.
+
+        Load-first alone would drain the battery in a period the plan holds it (idle): where
+        the discharge power number is configured, it is set to the period's planned discharge
+        (0 % holds the battery), the charge power number to its planned charge, and the
+        AC-charge switch is on only while the plan charges from the grid.
+        """
         # Outside every enabled segment a Growatt inverter runs load-first, so only the
         # battery-first and grid-first intervals need a segment.
         intervals = [
@@ -436,12 +505,13 @@ class HomeAssistantController:
             )
             if interval.mode is not TouMode.LOAD_FIRST
         ]
-        return [
+        segments = [
             self._growatt_segment(
                 segment, intervals[segment - 1] if segment <= len(intervals) else None
             )
             for segment in _GROWATT_SEGMENTS
         ]
+        return segments + self._period_settings(result.periods[index])
 
     def _growatt_segment(self, segment: int, interval: TouInterval | None) -> ServiceCommand:
         """One Growatt time segment: `interval`, or disabled (load-first) for None."""
@@ -509,6 +579,15 @@ def _script_command(
         {ATTR_ENTITY_ID: script, "variables": variables},
         setting=setting,
     )
+
+
+def _positive(value: Any) -> float | None:
+    """Return a positive number as a float, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 def _shows(state: str, command: ServiceCommand) -> bool:
