@@ -214,7 +214,7 @@ async def test_the_fail_safe_waits_for_a_running_scenario(
     async def fallback(plan: object, now: datetime, reason: str) -> None:
         written.append(reason)
 
-    coordinator.controller.apply_fallback = fallback  # type: ignore[method-assign]
+    coordinator.controller.apply_fallback = fallback
     async with coordinator.manager.exclusive():  # a scenario in progress
         task = hass.async_create_task(coordinator._async_fail_safe("prices: no prices"))
         for _ in range(5):

@@ -2,7 +2,8 @@
 
 Live hours come from the cumulative energy meters read at each hour boundary (the deltas since
 the previous boundary); past hours are rebuilt from the recorder's hourly statistics of the
-same meters and the SOC's state history, so both agree on the same data.
+same meters and the SOC's state history, so both agree on the same data. A local hour that does
+not start on a UTC hour (the :30 and :45 time zones) is rebuilt from the 5-minute statistics.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from .forecasts import (
     ConsumptionForecaster,
     SolarForecast,
     SolarForecastSource,
-    async_hourly_changes,
+    async_energy_changes,
     async_recorded_hours,
     balance_home_kwh,
     recorder_available,
@@ -64,6 +65,11 @@ HOME = "home"
 # A total_increasing meter that drops below 90 % of its last value was reset (the recorder's
 # own rule); a smaller dip is meter noise and counts as no energy.
 RESET_RATIO = 0.9
+# An hour trigger this late means Home Assistant stalled (or slept) over the boundary: nothing
+# read the meters then, and the recorder's last states and statistics are from before.
+STALL_LATENESS = timedelta(minutes=1)
+# Stalled boundaries are remembered this long: every hourly run rebuilds back to yesterday.
+STALL_MEMORY = timedelta(days=3)
 
 
 def _text(options: Mapping[str, Any], key: str) -> str | None:
@@ -298,6 +304,8 @@ class HomeAssistantEnergyData:
             period_minutes=config.period_minutes,
         )
         self._snapshot: MeterSnapshot | None = None
+        # Hour boundaries (UTC) Home Assistant stalled over: no hour touching one is a fact.
+        self._stalled: set[datetime] = set()
         self.last_solar_forecast: SolarForecast | None = None
 
     @property
@@ -389,6 +397,16 @@ class HomeAssistantEnergyData:
         except (KeyError, TypeError, ValueError) as err:
             _LOGGER.warning("Ignoring an unreadable meter snapshot: %s", err)
 
+    def note_stall(self, boundary: datetime) -> None:
+        """Remember that Home Assistant stalled over `boundary`.
+
+        Neither hour next to it is measured or rebuilt: no reading, live or recorded, is from
+        that moment.
+        """
+        utc = boundary.astimezone(UTC)
+        self._stalled = {b for b in self._stalled if utc - b < STALL_MEMORY} | {utc}
+        _LOGGER.warning("Home Assistant stalled over %s: the hours next to it stay missing", utc)
+
     def take_snapshot(self, boundary: datetime) -> MeterSnapshot:
         """Read every meter and the SOC now, as the readings at `boundary`."""
         readings: dict[str, float] = {}
@@ -412,6 +430,12 @@ class HomeAssistantEnergyData:
         # wall clock, which makes the two 02:00 hours of an autumn day equal.
         utc_start = hour_start.astimezone(UTC)
         hour_end = utc_start + HOUR
+        if self._stalled & {utc_start, hour_end}:
+            # Nothing read the meters at a stalled boundary, the recorder included: readings
+            # now are not the boundary's, recorded ones are from before the stall.
+            self._snapshot = None
+            _LOGGER.info("Hour %s not measured: Home Assistant stalled at its edge", hour_start)
+            return None
         current = self.take_snapshot(hour_end)
         previous = self._snapshot
         if previous is not None and previous.boundary.astimezone(UTC) != utc_start:
@@ -471,7 +495,7 @@ class HomeAssistantEnergyData:
             return None
         hour_end = hour_start + HOUR
         entities = {flow: self.measured_flows[flow] for flow in flows}
-        changes = await async_hourly_changes(self._hass, entities.values(), hour_start, hour_end)
+        changes = await async_energy_changes(self._hass, entities.values(), [hour_start])
         flows_kwh: dict[str, float] = {}
         for flow, entity_id in entities.items():
             value = changes.get(entity_id, {}).get(hour_start)
@@ -580,23 +604,26 @@ class HomeAssistantEnergyData:
     async def reconstruct_hours(
         self, hour_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
-        """Rebuild past hours from hourly statistics and the SOC history; gaps are left out.
+        """Rebuild past hours from the meters' statistics and the SOC history; gaps are left out.
 
         Keys are the hour starts in UTC (they compare and hash equal to the local starts).
         """
         flows = self.measured_flows
         if not hour_starts or not flows or not recorder_available(self._hass):
             return {}
-        by_utc = {start.astimezone(UTC): start for start in hour_starts}
+        by_utc = {
+            start.astimezone(UTC): start
+            for start in hour_starts
+            if not self._stalled & {start.astimezone(UTC), start.astimezone(UTC) + HOUR}
+        }
         # An hour the recorder missed part of (downtime) is no fact, whatever its statistics
         # say: the recorder gives it a change of 0 and the outage's energy to the next hour.
         recorded = await async_recorded_hours(self._hass, by_utc)
         ordered = sorted(key for key in by_utc if key in recorded)
         if not ordered:
             return {}
-        changes = await async_hourly_changes(
-            self._hass, flows.values(), ordered[0], ordered[-1] + HOUR
-        )
+        # Hourly statistics where the local hour is a UTC hour, 5-minute ones elsewhere.
+        changes = await async_energy_changes(self._hass, flows.values(), ordered)
         # Only hours every meter has statistics for; the SOC history is read for those alone
         # (every hourly run asks again for the hours since yesterday that are still missing).
         measured = {

@@ -12,7 +12,8 @@ Solar, detected from the chosen entity:
 
 Consumption: the recorder's hourly long-term statistics of the home consumption (or of the
 balance of the meters), the same local hour averaged over the last N days; a fixed kWh per hour
-while the history is short.
+while the history is short. In a :30 or :45 time zone the local hours come from the 5-minute
+statistics instead (see `async_energy_changes`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import PERIOD_MINUTES
 from ..engine.ports import DataUnavailableError
+from ..engine.timeutil import day_hour_starts
 from .prices import parse_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ END_STAMPED_FORECAST_DOMAINS = frozenset({"forecast_solar"})
 # An hour of the day needs this many days of history before its average replaces the fallback.
 MIN_HISTORY_DAYS = 2
 RECORDER_DOMAIN = "recorder"
+HOUR = timedelta(hours=1)
+# The recorder's short-term statistics: one row per 5 minutes, kept purge_keep_days.
+SHORT_TERM_PERIOD = timedelta(minutes=5)
 
 
 class SolarForecastKind(StrEnum):
@@ -302,9 +307,85 @@ def recorder_available(hass: HomeAssistant) -> bool:
 async def async_hourly_changes(
     hass: HomeAssistant, statistic_ids: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, dict[datetime, float]]:
-    """Return each meter's energy (kWh) per hour in [start, end) from long-term statistics."""
+    """Return each meter's energy (kWh) per hour in [start, end) from long-term statistics.
+
+    It is the difference of the sums of the hour and of the hour before it (of zero for the
+    meter's first hour). An hour after a gap in the statistics is left out: its change holds
+    the whole gap's energy (the meter unavailable for an hour, compiling skipped while Home
+    Assistant stalled), which is no hour's.
+    """
     ids = {statistic_id for statistic_id in statistic_ids if statistic_id}
     if not ids or not recorder_available(hass) or end <= start:
+        return {}
+    from homeassistant.components.recorder.statistics import statistics_during_period
+    from homeassistant.helpers.recorder import get_instance
+
+    first = start.astimezone(UTC)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        first - HOUR,
+        end,
+        ids,
+        "hour",
+        {"energy": "kWh"},
+        {"sum", "change"},
+    )
+    changes: dict[str, dict[datetime, float]] = {}
+    for statistic_id, series in rows.items():
+        # The meter's running total at the end of each hour, by the hour's start.
+        sums = {
+            datetime.fromtimestamp(row["start"], UTC): float(total)
+            for row in series
+            if (total := row.get("sum")) is not None
+        }
+        per_hour: dict[datetime, float] = {}
+        for index, row in enumerate(series):
+            hour = datetime.fromtimestamp(row["start"], UTC)
+            if hour < first or hour not in sums:
+                continue
+            if hour - HOUR in sums:
+                per_hour[hour] = sums[hour] - sums[hour - HOUR]
+            elif index == 0 and row.get("change") == row.get("sum"):
+                per_hour[hour] = sums[hour]  # the meter's first hour: nothing came before it
+        changes[statistic_id] = per_hour
+    return changes
+
+
+def starts_on_utc_hour(moment: datetime) -> bool:
+    """Return whether `moment` is a UTC hour boundary, where the hourly statistics start."""
+    utc = moment.astimezone(UTC)
+    return utc == utc.replace(minute=0, second=0, microsecond=0)
+
+
+def _on_five_minutes(moment: datetime) -> bool:
+    """Return whether `moment` is a boundary of the recorder's 5-minute statistics."""
+    utc = moment.astimezone(UTC)
+    return utc.minute % 5 == 0 and utc.second == 0 and utc.microsecond == 0
+
+
+async def async_short_term_changes(
+    hass: HomeAssistant,
+    statistic_ids: Iterable[str],
+    windows: Iterable[tuple[datetime, datetime]],
+) -> dict[str, dict[datetime, float]]:
+    """Return each meter's energy (kWh) in every [start, end) on 5-minute boundaries.
+
+    It is the difference of the 5-minute statistics' sums at the window's two edges (the sum
+    of the period ending at its start, and of the period ending at its end), so the
+    recorder's own handling of meter resets carries over. A window that either edge has no
+    statistic for (older than purge_keep_days, not compiled yet, the meter missing then) is
+    left out, never estimated. Keys are the window starts in UTC.
+    """
+    ids = {statistic_id for statistic_id in statistic_ids if statistic_id}
+    spans = sorted(
+        {
+            (start.astimezone(UTC), end.astimezone(UTC))
+            for start, end in windows
+            if end > start and _on_five_minutes(start) and _on_five_minutes(end)
+        }
+    )
+    if not ids or not spans or not recorder_available(hass):
         return {}
     from homeassistant.components.recorder.statistics import statistics_during_period
     from homeassistant.helpers.recorder import get_instance
@@ -312,22 +393,57 @@ async def async_hourly_changes(
     rows = await get_instance(hass).async_add_executor_job(
         statistics_during_period,
         hass,
-        start,
-        end,
+        spans[0][0] - SHORT_TERM_PERIOD,
+        max(end for _, end in spans),
         ids,
-        "hour",
+        "5minute",
         {"energy": "kWh"},
-        {"change"},
+        {"sum"},
     )
     changes: dict[str, dict[datetime, float]] = {}
     for statistic_id, series in rows.items():
-        per_hour: dict[datetime, float] = {}
-        for row in series:
-            change = row.get("change")
-            if change is None:
-                continue
-            per_hour[datetime.fromtimestamp(row["start"], UTC)] = float(change)
-        changes[statistic_id] = per_hour
+        # The meter's running total at the end of each 5-minute period, by that end.
+        sums = {
+            datetime.fromtimestamp(row["start"], UTC) + SHORT_TERM_PERIOD: float(total)
+            for row in series
+            if (total := row.get("sum")) is not None
+        }
+        changes[statistic_id] = {
+            start: sums[end] - sums[start] for start, end in spans if start in sums and end in sums
+        }
+    return changes
+
+
+async def async_energy_changes(
+    hass: HomeAssistant,
+    statistic_ids: Iterable[str],
+    starts: Iterable[datetime],
+    length: timedelta = HOUR,
+) -> dict[str, dict[datetime, float]]:
+    """Return each meter's energy (kWh) in [start, start + length) per start, keyed in UTC.
+
+    An hour that starts on a UTC hour comes from the hourly statistics, kept for good. The
+    local hours of a :30 or :45 time zone (India, Iran, Nepal, South Australia,
+    Newfoundland), and any period shorter than an hour, come from the 5-minute statistics,
+    which the recorder keeps only for purge_keep_days (10 by default): older ones are left
+    out, as is a window off the 5-minute grid. The offset is checked per start, since a DST
+    change can move it (Lord Howe Island shifts by 30 minutes).
+    """
+    ids = [statistic_id for statistic_id in statistic_ids if statistic_id]
+    utc_starts = sorted({start.astimezone(UTC) for start in starts})
+    hourly = {s for s in utc_starts if length == HOUR and starts_on_utc_hour(s)}
+    short = [s for s in utc_starts if s not in hourly]
+    changes: dict[str, dict[datetime, float]] = {}
+    if hourly:
+        found = await async_hourly_changes(hass, ids, min(hourly), max(hourly) + HOUR)
+        for statistic_id, series in found.items():
+            changes.setdefault(statistic_id, {}).update(
+                (start, kwh) for start, kwh in series.items() if start in hourly
+            )
+    if short:
+        found = await async_short_term_changes(hass, ids, [(s, s + length) for s in short])
+        for statistic_id, series in found.items():
+            changes.setdefault(statistic_id, {}).update(series)
     return changes
 
 
@@ -416,6 +532,19 @@ def _covered(runs: Sequence[tuple[datetime, datetime]], start: datetime, end: da
     return end - reached <= RECORDER_GAP_TOLERANCE
 
 
+def _local_hour_starts(start: datetime, end: datetime) -> list[datetime]:
+    """Return the starts of the local days' hours that fall in [start, end)."""
+    tz = dt_util.get_default_time_zone()
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    day = dt_util.as_local(start).date()
+    starts: list[datetime] = []
+    while day <= dt_util.as_local(end).date():
+        # Compared in UTC: the two 02:00 hours of an autumn day are equal as local times.
+        starts += [s for s in day_hour_starts(day, tz) if first <= s.astimezone(UTC) < last]
+        day += timedelta(days=1)
+    return starts
+
+
 def balance_home_kwh(
     solar_kwh: float,
     import_kwh: float,
@@ -463,14 +592,17 @@ class ConsumptionForecaster:
         return {hour: kwh for hour, kwh in history.items() if hour in recorded}
 
     async def _async_hourly_history(self, start: datetime, end: datetime) -> dict[datetime, float]:
+        """Return the consumption per local hour in [start, end), keyed by UTC start."""
+        # Local hours, not UTC ones: in a :30 or :45 zone a UTC hour straddles two of them.
+        hours = _local_hour_starts(start, end)
         if self._consumption_entity:
-            changes = await async_hourly_changes(self._hass, [self._consumption_entity], start, end)
+            changes = await async_energy_changes(self._hass, [self._consumption_entity], hours)
             if measured := changes.get(self._consumption_entity, {}):
                 return measured
             # A power sensor has no energy statistics: the meters' balance still may.
         if "grid_import" not in self._meters:
             return {}
-        changes = await async_hourly_changes(self._hass, self._meters.values(), start, end)
+        changes = await async_energy_changes(self._hass, self._meters.values(), hours)
         by_flow = {flow: changes.get(entity, {}) for flow, entity in self._meters.items()}
         history: dict[datetime, float] = {}
         for hour in by_flow["grid_import"]:
