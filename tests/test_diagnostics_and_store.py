@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.bess.const import CONF_GROWATT_DEVICE_ID, DOMAIN
 from custom_components.bess.diagnostics import async_get_config_entry_diagnostics
+from custom_components.bess.ha.storage import SAVE_DELAY_SECONDS
 
 from .conftest import Home, local
 
@@ -184,6 +186,9 @@ async def test_an_unreadable_store_file_survives_set_up_and_hourly_saves(
     assert kept.read_bytes() == content
 
     freezer.move_to(local(2026, 11, 24, 11, 0))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    freezer.tick(timedelta(seconds=SAVE_DELAY_SECONDS))  # the hourly run's one delayed write
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     saved = json.loads((real_storage / key).read_bytes())

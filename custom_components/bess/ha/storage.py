@@ -2,10 +2,20 @@
 
 A store that bess cannot read is never overwritten or deleted: its file is copied aside,
 byte for byte, before anything is saved again (see `StorePersistence.load`).
+
+Saving keeps the event loop free with a year of history. A scenario's changes go through
+`Store.async_delay_save`, so they are written once, a few seconds later (and by Home
+Assistant's final write if it stops first). The engine hands its state as JSON text, each
+entry encoded once when it was made, and that text goes in as JSON fragments: whether Home
+Assistant encodes in the event loop (2025.12 and newer, by default) or in a worker thread
+(older releases), encoding is a copy. The data function returns data built beforehand, so it
+is also safe where Home Assistant calls it from a worker thread. (`Store`'s
+`serialize_in_event_loop` is not in every supported release, so it is not used.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import json
 import logging
 from pathlib import Path
@@ -14,6 +24,7 @@ from typing import Any, override
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.json import json_fragment
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import json_loads
@@ -24,6 +35,8 @@ _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 1
+# Long enough for one scenario's changes (record, reconstruct, plan) to make one write.
+SAVE_DELAY_SECONDS = 10.0
 
 
 class UnreadableStoreError(Exception):
@@ -43,8 +56,15 @@ class BessStore(Store[dict[str, Any]]):
             # (Home Assistant 2025.10 and newer refuse it themselves before this is called.)
             raise UnreadableStoreError(_newer_message(old_major_version))
         # Version 1.1 is the first layout: nothing to migrate yet. Later layouts add steps
-        # here, keyed on (old_major_version, old_minor_version).
+        # here, keyed on (old_major_version, old_minor_version). The history inside versions
+        # itself (the engine reads its layouts 1 and 2), so adding daily totals needed no
+        # step here, nor a re-save of the whole store in the event loop.
         return old_data
+
+
+def store_data(state: Mapping[str, str], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the data the Store writes: `state`'s JSON texts as fragments, `extra` as it is."""
+    return {**{key: json_fragment(text) for key, text in state.items()}, **extra}
 
 
 def _newer_message(version: object) -> str:
@@ -116,9 +136,22 @@ class StorePersistence:
             return
         check_envelope(raw)
 
-    async def save(self, data: dict[str, Any]) -> None:
-        """Write the data now (atomically)."""
-        await self._store.async_save(data)
+    async def save(self, state: Mapping[str, str], extra: Mapping[str, Any] | None = None) -> None:
+        """Write `state` (JSON text per key) and `extra` now, atomically.
+
+        A write pending from `save_soon` is replaced by this one, not written after it.
+        """
+        await self._store.async_save(store_data(state, extra or {}))
+
+    def save_soon(self, state: Mapping[str, str], extra: Mapping[str, Any] | None = None) -> None:
+        """Write `state` and `extra` within SAVE_DELAY_SECONDS; a later call replaces them.
+
+        If Home Assistant stops first, its final write writes them. (Never load through a
+        Store with a save pending: Home Assistant deep-copies pending data, and a JSON
+        fragment cannot be copied. bess loads once, before it saves anything.)
+        """
+        data = store_data(state, extra or {})
+        self._store.async_delay_save(lambda: data, SAVE_DELAY_SECONDS)
 
     async def async_keep_aside(self, data: Any) -> str:
         """Keep what could not be read next to the store, never pruned; return its path.
