@@ -74,6 +74,7 @@ def plan(inputs: OptimizationInput) -> OptimizationResult:
     assert comparison.exact_enough, comparison
     # Stronger than the bar: the DP is exact, not merely close.
     assert comparison.ours == pytest.approx(comparison.optimum, abs=1e-6)
+    assert comparison.ours_excess_kwh == pytest.approx(comparison.optimum_excess_kwh, abs=1e-6)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import math
 
 from hypothesis import given, settings, strategies as st
 import pytest
@@ -33,6 +34,7 @@ def batteries(draw: st.DrawFn) -> BatterySettings:
         cycle_cost_per_kwh=draw(st.sampled_from([0.0, 0.01, 0.1])),
         grid_charging=draw(st.booleans()),
         export_limit_kw=draw(st.none() | st.floats(min_value=0.0, max_value=5.0)),
+        import_limit_kw=draw(st.none() | st.floats(min_value=0.0, max_value=8.0)),
     )
 
 
@@ -92,6 +94,13 @@ def test_every_plan_is_physically_feasible(problem: OptimizationInput) -> None:
             assert p.charge_kwh <= max(p.solar_kwh - p.load_kwh, 0.0) + TOL
         if battery.export_limit_kw is not None:
             assert p.grid_export_kwh <= battery.export_limit_kw * dt + TOL
+        if battery.import_limit_kw is None:
+            assert p.import_excess_kwh == 0.0
+        else:
+            # Import beyond the limit is only ever what the load needs and is reported.
+            assert p.import_excess_kwh >= 0.0
+            assert p.grid_import_kwh - p.import_excess_kwh <= battery.import_limit_kw * dt + TOL
+            assert p.import_excess_kwh <= max(p.load_kwh - p.solar_kwh, 0.0) + TOL
         assert 0.0 <= p.curtailed_kwh <= p.solar_kwh + TOL
         used = p.solar_kwh - p.curtailed_kwh
         supplied = used + p.grid_import_kwh - p.grid_export_kwh + p.discharge_kwh - p.charge_kwh
@@ -105,8 +114,18 @@ def test_a_plan_is_never_worse_than_leaving_the_battery_idle(problem: Optimizati
     result = optimize_battery_schedule(problem)
 
     objective = objective_of(problem, result.total_cost, result.final_soc_percent)
-    # Kinks closer than 1e-9 kWh are merged, so a micro-currency of rounding is allowed.
-    assert objective <= result.total_baseline_cost + 1e-6
+    excess = sum(p.import_excess_kwh for p in result.periods)
+    limit = problem.battery.import_limit_kw
+    cap = math.inf if limit is None else limit * problem.period_minutes / 60.0
+    idle_excess = sum(
+        max(x - s - cap, 0.0) for x, s in zip(problem.load, problem.solar, strict=True)
+    )
+    assert excess <= idle_excess + TOL
+    # The import limit comes first: money is only compared when the battery could not lessen
+    # the import excess (it may cost money to lessen it: a kWh bought at a negative price).
+    if excess >= idle_excess - TOL:
+        # Kinks closer than 1e-9 kWh are merged, so a micro-currency of rounding is allowed.
+        assert objective <= result.total_baseline_cost + 1e-6
 
 
 @settings(max_examples=60, deadline=None)

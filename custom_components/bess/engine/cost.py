@@ -6,6 +6,15 @@ Per period, with final prices (fees and VAT included) in currency/kWh and energi
     baseline = buy·max(load − solar, 0) − sell·min(max(solar − load, 0), export cap)
     savings  = baseline − cost
 
+Grid limits. Export is capped by the export limit: solar beyond it is curtailed. Import is
+capped by the import limit (the main fuse, or a subscribed power): the optimizer may not plan
+import above it, except where the load alone needs more than the limit and the battery cannot
+cover it. That excess is still bought at the buy price (the house draws it, so the money is
+real) and is reported as the period's import excess. To keep the optimizer exact, the excess
+is priced for planning only at `import_excess_penalty` per kWh on top of the buy price: more
+than any plan can gain from a kWh, so every plan that avoids a kWh of excess is cheaper than
+one that does not; it never enters a cost, a baseline or a saving.
+
 The functions work on floats and on numpy arrays alike.
 """
 
@@ -32,6 +41,34 @@ def grid_flows(net: FloatArray, export_cap: float = math.inf) -> tuple[FloatArra
     Export is capped by the export limit; solar beyond it is curtailed by the inverter.
     """
     return np.maximum(net, 0.0), np.minimum(np.maximum(-net, 0.0), export_cap)
+
+
+def import_excess[T: (float, FloatArray)](grid_import: T, import_cap: float = math.inf) -> T:
+    """Return the import above the import cap (kWh per period; 0 without a limit)."""
+    if isinstance(grid_import, np.ndarray):
+        excess: FloatArray = np.maximum(grid_import - import_cap, 0.0)
+        return excess
+    return max(grid_import - import_cap, 0.0)
+
+
+def import_excess_penalty(
+    buy: FloatArray,
+    sell: FloatArray,
+    *,
+    cycle_cost: float,
+    terminal_value: float,
+    round_trip_efficiency: float,
+) -> float:
+    """Return what a kWh of import excess costs the optimizer (planning only, never money).
+
+    A kWh of excess avoided needs at most one kWh from the battery, which at worst was bought
+    at the highest price, worn, and could have been sold at the highest price or kept for the
+    terminal value instead; 100 times all of that, after the round trip's losses, is more than
+    any plan gains from a kWh of excess, while staying small enough for exact arithmetic.
+    """
+    prices = float(np.max(np.abs(buy), initial=0.0)) + float(np.max(np.abs(sell), initial=0.0))
+    worst = 1.0 + prices + cycle_cost + abs(terminal_value)
+    return 100.0 * worst / round_trip_efficiency
 
 
 def baseline_cost[T: (float, FloatArray)](

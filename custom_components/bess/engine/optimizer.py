@@ -2,36 +2,62 @@
 
 The stored energy `e` is continuous. Per period the cost as a function of the energy step
 Δe = e[t+1] − e[t] is piecewise linear with a handful of kinks (idle, where the grid flow
-crosses zero, where export hits its cap). When that stage cost is convex, the value function
-V_t(e) is convex piecewise linear and one Bellman step is an infimal convolution: merge the two
-sorted slope lists. Negative prices, sell > buy and a capped export at a negative sell price make
-the stage cost non-convex; it is then the minimum of at most a few convex pieces, and so is every
-value function: V_t is kept as the lower envelope of convex pieces, each step convolves every
-pair (value piece × stage piece) and drops the pieces that are nowhere the minimum. The plan is
-therefore the optimum of the continuous problem, not of a grid, and every step is whole-array
-numpy work (the only Python loops run over periods and over the few convex pieces).
+crosses zero, where export hits its cap, where import hits its limit). The value function
+V_t(e) is then continuous and piecewise linear on the reachable states (a continuous cost
+minimized over step bounds that move continuously with e), and is kept as its breakpoints.
+
+One Bellman step, V_t(e) = min over Δ of g_t(Δ) + V_{t+1}(e + Δ), is an infimal convolution.
+When the stage cost g_t and V_{t+1} are convex it is a merge of their sorted slope lists.
+Negative prices, sell > buy and a capped export at a negative sell price make g_t non-convex,
+and then V_t too: both are split at their concave kinks into convex pieces, every pair (value
+piece × stage piece) is convolved in one batch, and V_t is the exact lower envelope of those
+candidates. Exact, not sampled: between consecutive breakpoints of the candidates every
+candidate is a line, and the envelope of lines is found by cutting each interval where the
+lowest lines at its two ends cross, until the lines that cross there are the lowest of all.
+The plan is therefore the optimum of the continuous problem, not of a grid, and every step is
+whole-array numpy work (the only Python loops run over periods and refinement rounds).
+
+Import above the import limit costs the optimizer a penalty per kWh (cost.py), larger than
+any plan can gain from it: the limit is obeyed wherever the battery can make it so, and where
+the load alone exceeds it the battery covers what it can and the rest is reported as excess.
+This keeps the stage cost piecewise linear (one more, convex, kink), so the DP stays exact.
 
 A battery below its minimum SOC (or above its maximum) may only charge (or discharge) or idle
-until it is back inside; that is a region of states of its own, with its own pieces.
+until it is back inside; that is a region of states of its own, with its own candidates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-import itertools
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .cost import FloatArray, baseline_cost, grid_flows, grid_only_cost, period_cost
+from .cost import (
+    FloatArray,
+    baseline_cost,
+    grid_flows,
+    grid_only_cost,
+    import_excess,
+    import_excess_penalty,
+    period_cost,
+)
 from .models import Intent, OptimizationInput, OptimizationResult, PeriodPlan
+
+type IntArray = NDArray[np.intp]
+type _Function = tuple[FloatArray, FloatArray]  # breakpoints x (increasing) and values y
+# A value function: breakpoints, values, and the breakpoints that split it into convex pieces
+# (just its two ends when it is convex).
+type _Value = tuple[FloatArray, FloatArray, IntArray]
 
 _EPS = 1e-9
 # Energies below this (kWh) are rounding noise: SOC bounds and segment lengths.
 _ENERGY_TOL = 1e-9
 # Slope changes below this (currency/kWh) are rounding noise, not kinks.
 _SLOPE_TOL = 1e-10
-
-type _Piece = tuple[FloatArray, FloatArray]  # breakpoints x (increasing) and values y
+# Values closer than this (currency, plus a relative part) tie when finding the lowest line.
+_VALUE_TOL = 1e-10
+_VALUE_RTOL = 1e-13
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +86,7 @@ def build_result(
 
     net = load - solar + charge - discharge
     grid_import, grid_export = grid_flows(net, export_cap)
+    excess = import_excess(grid_import, _import_cap_kwh(inputs))
     # Solar that can neither be used, stored nor exported is curtailed by the inverter.
     curtailed = np.maximum(-net, 0.0) - grid_export
     cost = period_cost(
@@ -92,6 +119,7 @@ def build_result(
                 float(charge[t]), float(discharge[t]), float(load[t]), float(solar[t])
             ),
             curtailed_kwh=float(curtailed[t]),
+            import_excess_kwh=float(excess[t]),
         )
         for t in range(len(buy))
     )
@@ -138,15 +166,13 @@ def solve_schedule(inputs: OptimizationInput) -> tuple[FloatArray, FloatArray]:
     e_hi = max(e_start, e_max) if e_start > e_max + _ENERGY_TOL else e_max
     e_start = min(max(e_start, e_lo), e_hi)
 
-    knots, values = _stage_costs(inputs)
-    stage = [_convex_pieces(knots[t], values[t]) for t in range(n)]
-
+    knots, values, convex = _stage_costs(inputs)
     window = _Window(e_lo, e_min, e_max, e_hi)
     terminal_x = np.array([e_lo, e_hi])
-    value: list[list[_Piece]] = [[] for _ in range(n + 1)]
-    value[n] = [(terminal_x, -inputs.terminal_value_per_kwh * terminal_x)]
+    terminal = (terminal_x, -inputs.terminal_value_per_kwh * terminal_x, np.array([0, 1]))
+    value: list[_Value] = [terminal] * (n + 1)
     for t in range(n - 1, -1, -1):
-        value[t] = _bellman(value[t + 1], stage[t], window)
+        value[t] = _bellman(value[t + 1], (knots[t], values[t]), bool(convex[t]), window)
 
     delta = np.zeros(n)
     energy = e_start
@@ -159,7 +185,7 @@ def solve_schedule(inputs: OptimizationInput) -> tuple[FloatArray, FloatArray]:
     return charge, discharge
 
 
-def _diff(values: FloatArray) -> FloatArray:
+def _diff[A: (FloatArray, IntArray)](values: A) -> A:
     """Return successive differences (np.diff costs several µs of dispatch per call)."""
     return values[1:] - values[:-1]
 
@@ -170,8 +196,19 @@ def _export_cap_kwh(inputs: OptimizationInput) -> float:
     return np.inf if limit is None else limit * inputs.period_minutes / 60.0
 
 
-def _stage_costs(inputs: OptimizationInput) -> tuple[list[FloatArray], list[FloatArray]]:
-    """Return, per period, the kinks of the cost as a function of Δe and the cost there."""
+def _import_cap_kwh(inputs: OptimizationInput) -> float:
+    """Return the most energy one period may import within the import limit (inf without)."""
+    limit = inputs.battery.import_limit_kw
+    return np.inf if limit is None else limit * inputs.period_minutes / 60.0
+
+
+def _stage_costs(
+    inputs: OptimizationInput,
+) -> tuple[list[FloatArray], list[FloatArray], NDArray[np.bool_]]:
+    """Return, per period, the cost's kinks as a function of Δe, its values there, convexity.
+
+    The cost is what the optimizer minimizes: money, plus the import excess penalty.
+    """
     battery = inputs.battery
     dt = inputs.period_minutes / 60.0
     eta_c = battery.charge_efficiency
@@ -181,6 +218,7 @@ def _stage_costs(inputs: OptimizationInput) -> tuple[list[FloatArray], list[Floa
     load = np.asarray(inputs.load, dtype=float)
     solar = np.asarray(inputs.solar, dtype=float)
     cap = _export_cap_kwh(inputs)
+    import_cap = _import_cap_kwh(inputs)
     n0 = load - solar
 
     max_charge = np.full(len(buy), battery.max_charge_kw * dt)
@@ -192,10 +230,15 @@ def _stage_costs(inputs: OptimizationInput) -> tuple[list[FloatArray], list[Floa
         # Discharged energy must go to the load or the grid: only solar can be curtailed.
         max_discharge = np.minimum(max_discharge, load + cap)
     lo = -max_discharge / eta_d
-    finite_cap = cap if np.isfinite(cap) else 0.0
-    # Where the grid flow crosses 0 and −cap: on the charge side if net < level, else discharge.
+    # Where the grid flow crosses 0, −cap and the import cap: on the charge side if net is
+    # below the level, else on the discharge side.
+    levels = [0.0]
+    if np.isfinite(cap):
+        levels.append(-cap)
+    if np.isfinite(import_cap):
+        levels.append(import_cap)
     candidates = [lo, np.zeros_like(lo), hi]
-    for level in (0.0, -finite_cap) if np.isfinite(cap) else (0.0,):
+    for level in levels:
         gap = level - n0
         candidates.append(np.where(gap >= 0.0, gap * eta_c, gap / eta_d))
     points = np.clip(np.stack(candidates, axis=1), lo[:, None], hi[:, None])
@@ -212,145 +255,395 @@ def _stage_costs(inputs: OptimizationInput) -> tuple[list[FloatArray], list[Floa
         charge,
         cycle_cost=battery.cycle_cost_per_kwh,
     )
-    knots: list[FloatArray] = []
-    values: list[FloatArray] = []
-    for t in range(len(buy)):
-        keep = np.concatenate(([True], _diff(points[t]) > _ENERGY_TOL))
-        knots.append(points[t][keep])
-        values.append(cost[t][keep])
-    return knots, values
+    if np.isfinite(import_cap):
+        penalty = import_excess_penalty(
+            buy,
+            sell,
+            cycle_cost=battery.cycle_cost_per_kwh,
+            terminal_value=inputs.terminal_value_per_kwh,
+            round_trip_efficiency=eta_c * eta_d,
+        )
+        cost = cost + penalty * import_excess(grid_import, import_cap)
+    width = points[:, 1:] - points[:, :-1]
+    segment = width > _ENERGY_TOL
+    keep = np.ones(points.shape, dtype=bool)
+    keep[:, 1:] = segment
+    knots = [points[t][keep[t]] for t in range(len(buy))]
+    values = [cost[t][keep[t]] for t in range(len(buy))]
+    # Convex where no slope falls from one segment to the next (zero-length ones skipped).
+    slopes = np.divide(cost[:, 1:] - cost[:, :-1], width, out=np.zeros(width.shape), where=segment)
+    column = np.arange(width.shape[1])
+    previous = np.maximum.accumulate(np.where(segment, column, -1), axis=1)
+    filled = np.take_along_axis(slopes, np.maximum(previous, 0), axis=1)
+    falls = (filled[:, :-1] - filled[:, 1:] > _SLOPE_TOL) & segment[:, 1:] & (previous[:, :-1] >= 0)
+    return knots, values, ~falls.any(axis=1)
 
 
-def _convex_pieces(x: FloatArray, y: FloatArray) -> list[_Piece]:
-    """Split a continuous piecewise-linear function at its concave kinks."""
-    if len(x) < 3:
-        return [(x, y)]
-    slopes = _diff(y) / _diff(x)
-    concave = np.flatnonzero(slopes[1:] < slopes[:-1] - _SLOPE_TOL) + 1
-    if len(concave) == 0:
-        return [(x, y)]
-    bounds: list[int] = [0, *(int(i) for i in concave), len(x) - 1]
-    return [(x[a : b + 1], y[a : b + 1]) for a, b in itertools.pairwise(bounds)]
+def _bend(x: FloatArray, y: FloatArray) -> FloatArray:
+    """Return how far each inner breakpoint lies above the chord of its neighbours.
+
+    > 0 is a concave kink, < 0 a convex one. Measured in value, not slope: two breakpoints a
+    hair apart make a slope out of rounding noise, but never a value.
+    """
+    left, right = x[1:-1] - x[:-2], x[2:] - x[1:-1]
+    chord = (y[:-2] * right + y[2:] * left) / (left + right)
+    return y[1:-1] - chord
 
 
-def _clip(piece: _Piece, lo: float, hi: float) -> _Piece | None:
-    """Restrict a piece to [lo, hi]; None when nothing is left."""
-    x, y = piece
-    if x[0] > hi + _ENERGY_TOL or x[-1] < lo - _ENERGY_TOL:
-        return None
+def _convex_cuts(x: FloatArray, y: FloatArray) -> IntArray:
+    """Return the breakpoint indices that split a function into convex pieces (ends included).
+
+    Piece k runs from breakpoint cuts[k] to cuts[k + 1]; neighbouring pieces share a point.
+    """
+    last = len(x) - 1
+    if last < 2:
+        return np.array([0, last])
+    concave = np.flatnonzero(_bend(x, y) > _value_tol(y[1:-1])) + 1
+    return np.concatenate(([0], concave, [last]))
+
+
+def _restrict(x: FloatArray, y: FloatArray, lo: float, hi: float) -> _Function:
+    """Restrict a continuous piecewise-linear function to [lo, hi] (which must meet its domain)."""
+    if lo <= x[0] and hi >= x[-1]:
+        return x, y
     a = max(lo, float(x[0]))
     b = min(hi, float(x[-1]))
     if b - a <= _ENERGY_TOL:
         point = np.array([min(a, b)])
         return point, np.interp(point, x, y)
-    if a == x[0] and b == x[-1]:
-        return piece
-    inner = x[(x > a) & (x < b)]
-    xs = np.concatenate(([a], inner, [b]))
+    xs = np.concatenate(([a], x[(x > a + _ENERGY_TOL) & (x < b - _ENERGY_TOL)], [b]))
     return xs, np.interp(xs, x, y)
 
 
-def _infimal_convolution(p: _Piece, q: _Piece) -> _Piece:
-    """Return min over u + v = x of p(u) + q(v) for convex pieces p and q (slope merge)."""
-    dx = np.concatenate((_diff(p[0]), _diff(q[0])))
-    dy = np.concatenate((_diff(p[1]), _diff(q[1])))
-    order = np.argsort(dy / dx, kind="stable") if len(dx) else np.zeros(0, dtype=np.intp)
-    x = np.concatenate(([p[0][0] + q[0][0]], dx[order])).cumsum()
-    y = np.concatenate(([p[1][0] + q[1][0]], dy[order])).cumsum()
-    return _simplify(x, y)
+def _simplify(x: FloatArray, y: FloatArray) -> _Function:
+    """Drop zero-length segments and breakpoints that lie on the line through their neighbours.
 
-
-def _simplify(x: FloatArray, y: FloatArray) -> _Piece:
-    """Drop zero-length segments and breakpoints where the slope does not change."""
-    if len(x) < 2:
-        return x, y
-    keep = np.concatenate(([True], _diff(x) > _ENERGY_TOL))
-    if not keep.all():
-        x, y = x[keep], y[keep]
-        if len(x) < 2:
-            return x, y
-    if len(x) > 2:
-        slopes = _diff(y) / _diff(x)
-        bend = np.abs(_diff(slopes)) > _SLOPE_TOL
-        mask = np.concatenate(([True], bend, [True]))
-        if not mask.all():
-            x, y = x[mask], y[mask]
+    Each dropped breakpoint is within rounding noise of that line and its neighbours are
+    kept, so the function moves by no more than the noise.
+    """
+    x, y, _ = _tidy(x, y)
     return x, y
 
 
-def _bellman(later: list[_Piece], stage: list[_Piece], window: _Window) -> list[_Piece]:
-    """Return V_t as convex pieces from V_{t+1}'s pieces and the stage cost's pieces."""
+def _tidy(x: FloatArray, y: FloatArray) -> _Value:
+    """Return the function simplified (see `_simplify`), with its convex cuts."""
+    if len(x) < 2:
+        return x, y, np.array([0, len(x) - 1])
+    keep = np.ones(len(x), dtype=bool)
+    keep[1:] = _diff(x) > _ENERGY_TOL
+    if not keep.all():
+        x, y = x[keep], y[keep]
+        if len(x) < 2:
+            return x, y, np.array([0, 0])
+    if len(x) < 3:
+        return x, y, np.array([0, len(x) - 1])
+    bend = _bend(x, y)
+    noise = _value_tol(y[1:-1])
+    straight = np.abs(bend) <= noise
+    if straight.any():
+        # Of a run of breakpoints that are straight only within the noise, drop every other
+        # one: no dropped breakpoint loses a neighbour, so errors cannot add up along the
+        # run. Exactly straight ones (no slope change at all) all go.
+        number = np.arange(len(straight))
+        after_kept = np.concatenate(([True], ~straight[:-1]))
+        run_start = np.maximum.accumulate(np.where(straight & after_kept, number, 0))
+        slopes = _diff(y) / _diff(x)
+        exact = np.abs(_diff(slopes)) <= _SLOPE_TOL
+        drop = straight & (((number - run_start) % 2 == 0) | exact)
+        mask = np.ones(len(x), dtype=bool)
+        mask[1:-1] = ~drop
+        x, y = x[mask], y[mask]
+        if len(x) < 3:
+            return x, y, np.array([0, len(x) - 1])
+        bend = _bend(x, y)
+        noise = _value_tol(y[1:-1])
+    concave = np.flatnonzero(bend > noise) + 1
+    return x, y, np.concatenate(((0,), concave, (len(x) - 1,)))
+
+
+def _convex_step(later: _Value, stage: _Function, lo: float, hi: float) -> _Value:
+    """Return V_t on [lo, hi] when V_{t+1} and g_t are both convex: a merge of sorted slopes.
+
+    min over Δ of g(Δ) + V(e + Δ) is V convolved with g mirrored, ĝ(u) = g(−u), whose
+    segments are g's in reverse order with their slopes negated.
+    """
+    vx, vy = later[0], later[1]
+    gx, gy = stage
+    dx = np.concatenate((vx[1:] - vx[:-1], (gx[1:] - gx[:-1])[::-1]))
+    dy = np.concatenate((vy[1:] - vy[:-1], (gy[:-1] - gy[1:])[::-1]))
+    slopes = dy / dx
+    order = np.argsort(slopes, kind="stable")
+    slopes = slopes[order]
+    # Segments of equal slope make one: keep only the breakpoints where the slope changes.
+    ends = np.flatnonzero(np.concatenate((slopes[1:] - slopes[:-1] > _SLOPE_TOL, (True,))))
+    x0, y0 = vx[0] - gx[-1], vy[0] + gy[-1]
+    x = np.concatenate(((x0,), dx[order].cumsum()[ends] + x0))
+    y = np.concatenate(((y0,), dy[order].cumsum()[ends] + y0))
+    # The merge spans [lo − max Δ, hi − min Δ] ⊇ [lo, hi]: cut it to [lo, hi].
+    a, b = np.searchsorted(x, (lo + _ENERGY_TOL, hi - _ENERGY_TOL), side="right")
+    at_ends = np.interp((lo, hi), x, y)
+    x = np.concatenate(((lo,), x[a:b], (hi,)))
+    y = np.concatenate((at_ends[:1], y[a:b], at_ends[1:]))
+    return x, y, np.array([0, len(x) - 1])
+
+
+def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Return the concatenation of arange(s, s + c) for every start s and count c."""
+    ends = np.cumsum(counts)
+    ranges: IntArray = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
+    return ranges
+
+
+type _Candidates = tuple[FloatArray, FloatArray, IntArray]  # all x, all y, offsets per candidate
+
+
+def _convolve_pairs(v: _Function, v_cuts: IntArray, g: _Function, g_cuts: IntArray) -> _Candidates:
+    """Convolve every convex piece of v with every convex piece of g, all in one batch.
+
+    Candidate k·J + j is piece k of v convolved with piece j of g; its breakpoints are
+    x[offsets[c]:offsets[c + 1]]: its start, then the pieces' segments sorted by slope.
+    """
+    if len(g_cuts) == 2:
+        return _convolve_pieces(v, v_cuts, g)
+    k, j = len(v_cuts) - 1, len(g_cuts) - 1
+    v_count, g_count = _diff(v_cuts), _diff(g_cuts)
+    pk = np.repeat(np.arange(k), j)
+    pj = np.tile(np.arange(j), k)
+    n_v, n_g = v_count[pk], g_count[pj]
+    v_seg = _ranges(v_cuts[pk], n_v)
+    g_seg = _ranges(g_cuts[pj], n_g)
+    segments = n_v + n_g
+    vdx, vdy = _diff(v[0]), _diff(v[1])
+    gdx, gdy = _diff(g[0]), _diff(g[1])
+    # Each candidate's start goes first (slope −inf), then its segments by slope; one cumsum
+    # less the sum before each candidate's start gives every candidate's breakpoints.
+    start_x = v[0][v_cuts[pk]] + g[0][g_cuts[pj]]
+    start_y = v[1][v_cuts[pk]] + g[1][g_cuts[pj]]
+    dx = np.concatenate((start_x, vdx[v_seg], gdx[g_seg]))
+    dy = np.concatenate((start_y, vdy[v_seg], gdy[g_seg]))
+    n = len(start_x)
+    slope = np.full(len(dx), -np.inf)
+    np.divide(dy[n:], dx[n:], out=slope[n:])
+    owner = np.concatenate(
+        (np.arange(n), np.repeat(np.arange(n), n_v), np.repeat(np.arange(n), n_g))
+    )
+    order = np.lexsort((slope, owner))
+    return _accumulate(dx[order], dy[order], start_x, start_y, segments)
+
+
+def _convolve_pieces(v: _Function, v_cuts: IntArray, g: _Function) -> _Candidates:
+    """Convolve every convex piece of v with the convex g: `_convolve_pairs` for one g piece.
+
+    Each piece's slopes are sorted, and so are g's: each segment's place in the merge is its
+    place in its piece plus the number of g's segments that are steeper than it... or less
+    steep, for g's own: they fill the places the piece's segments leave, in order.
+    """
+    k = len(v_cuts) - 1
+    v_count = _diff(v_cuts)
+    vdx, vdy = _diff(v[0]), _diff(v[1])
+    gdx, gdy = _diff(g[0]), _diff(g[1])
+    n_g = len(gdx)
+    segments = v_count + n_g
+    piece = np.repeat(np.arange(k), v_count)
+    # Places in the output, where candidate c takes segments + 1 places from offsets[c]: its
+    # start, then its segments.
+    offsets = np.concatenate(((0,), np.cumsum(segments + 1)))
+    place = offsets[piece] + 1 + np.arange(len(vdx)) - v_cuts[piece]
+    place += np.searchsorted(gdy / gdx, vdy / vdx, side="left")
+    start_x = v[0][v_cuts[:-1]] + g[0][0]
+    start_y = v[1][v_cuts[:-1]] + g[1][0]
+    dx = np.empty(int(offsets[-1]))
+    dy = np.empty(int(offsets[-1]))
+    free = np.ones(len(dx), dtype=bool)
+    free[place] = False
+    free[offsets[:-1]] = False
+    dx[offsets[:-1]], dy[offsets[:-1]] = start_x, start_y
+    dx[place], dy[place] = vdx, vdy
+    cycle = np.arange(k * n_g) % n_g
+    dx[free], dy[free] = gdx[cycle], gdy[cycle]
+    return _accumulate(dx, dy, start_x, start_y, segments)
+
+
+def _accumulate(
+    dx: FloatArray, dy: FloatArray, start_x: FloatArray, start_y: FloatArray, segments: IntArray
+) -> _Candidates:
+    """Return candidates from their starts and segments, each start followed by its segments.
+
+    One cumsum runs over all of them; less the sum before each start, it gives every
+    candidate's breakpoints.
+    """
+    offsets = np.concatenate(((0,), np.cumsum(segments + 1)))
+    first = offsets[:-1]
+    cx = np.cumsum(dx)
+    cy = np.cumsum(dy)
+    x = cx - np.repeat(cx[first] - start_x, segments + 1)
+    y = cy - np.repeat(cy[first] - start_y, segments + 1)
+    return x, y, offsets
+
+
+def _bellman(later: _Value, stage: _Function, stage_convex: bool, window: _Window) -> _Value:
+    """Return V_t from V_{t+1} and the stage cost g_t (both continuous piecewise linear)."""
     e_lo, e_min, e_max, e_hi = window.lowest, window.e_min, window.e_max, window.highest
-    # Each region of states: (states, allowed steps, allowed next states).
+    if e_lo == e_min and e_hi == e_max and stage_convex and len(later[2]) == 2:
+        return _convex_step(later, stage, e_min, e_max)
+    # Each region of states, in order: (states, allowed steps, allowed next states).
     regions = [((e_min, e_max), (-np.inf, np.inf), (e_min, e_max))]
     if e_lo < e_min:
-        regions.append(((e_lo, e_min), (0.0, np.inf), (e_lo, e_hi)))
+        regions.insert(0, ((e_lo, e_min), (0.0, np.inf), (e_lo, e_hi)))
     if e_hi > e_max:
         regions.append(((e_max, e_hi), (-np.inf, 0.0), (e_lo, e_hi)))
-    pieces: list[_Piece] = []
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
     for (s_lo, s_hi), (d_lo, d_hi), (x_lo, x_hi) in regions:
-        # V_t(e) = min over Δ of g(Δ) + V_{t+1}(e + Δ): a convolution with g mirrored.
-        steps = [(-c[0][::-1], c[1][::-1]) for g in stage if (c := _clip(g, d_lo, d_hi))]
-        nexts = [c for v in later if (c := _clip(v, x_lo, x_hi)) is not None]
-        for g in steps:
-            for v in nexts:
-                clipped = _clip(_infimal_convolution(v, g), s_lo, s_hi)
-                if clipped is not None:
-                    pieces.append(clipped)
-    return _prune(pieces)
+        v: _Value = later
+        if x_lo > later[0][0] or x_hi < later[0][-1]:
+            v = _tidy(*_restrict(later[0], later[1], x_lo, x_hi))
+        g = _restrict(*stage, d_lo, d_hi)
+        if stage_convex and len(v[2]) == 2:
+            x, y, _ = _convex_step(v, g, s_lo, s_hi)
+        else:
+            # V_t(e) = min over Δ of g(Δ) + V_{t+1}(e + Δ): a convolution with g mirrored.
+            mirrored = (-g[0][::-1], g[1][::-1])
+            g_cuts = np.array([0, len(g[0]) - 1]) if stage_convex else _convex_cuts(*mirrored)
+            candidates = _convolve_pairs((v[0], v[1]), v[2], mirrored, g_cuts)
+            if len(candidates[2]) == 2:
+                x, y = _restrict(candidates[0], candidates[1], s_lo, s_hi)
+            else:
+                x, y = _lower_envelope(candidates, s_lo, s_hi)
+        xs.append(x)
+        ys.append(y)
+    # Neighbouring regions share their boundary state, where V_t is continuous.
+    return _tidy(np.concatenate(xs), np.concatenate(ys))
 
 
-def _evaluate(pieces: list[_Piece], at: FloatArray) -> FloatArray:
-    """Return each piece's value at `at` (one row per piece; inf outside its domain)."""
-    rows = np.full((len(pieces), len(at)), np.inf)
-    for i, (x, y) in enumerate(pieces):
-        # Tolerant at the ends: a state reached as e + (x − e) may miss x by rounding.
-        inside = (at >= x[0] - _ENERGY_TOL) & (at <= x[-1] + _ENERGY_TOL)
-        rows[i, inside] = np.interp(at[inside], x, y)
-    return rows
+def _value_tol(values: FloatArray) -> FloatArray:
+    """Return how close two values must be to tie (rounding grows with the values)."""
+    return _VALUE_TOL + _VALUE_RTOL * np.abs(values)
 
 
-def _prune(pieces: list[_Piece]) -> list[_Piece]:
-    """Keep only the pieces that are the lower envelope somewhere."""
-    if len(pieces) <= 1:
-        return pieces
-    at = np.unique(np.concatenate([x for x, _ in pieces]))
-    if len(at) > 1:
-        at = np.concatenate((at, 0.5 * (at[1:] + at[:-1])))
-    rows = _evaluate(pieces, at)
-    at, rows = _add_crossings(at, rows)
-    winners = np.unique(np.argmin(rows, axis=0))
-    return [pieces[i] for i in winners.tolist()]
+def _lower_envelope(candidates: _Candidates, lo: float, hi: float) -> _Function:
+    """Return the exact lower envelope of convex candidates, restricted to [lo, hi].
+
+    The envelope must be continuous (V_t is); its breakpoints are every candidate breakpoint
+    and every point where the lowest candidate changes, found exactly by `_refine`.
+    """
+    x, y, offsets = candidates
+    count = len(offsets) - 1
+    n_bp = _diff(offsets)
+    owner = np.repeat(np.arange(count), n_bp)
+    first, last = offsets[:-1], offsets[1:] - 1
+    at = np.unique(np.minimum(np.maximum(x, lo), hi))
+    keep = np.ones(len(at), dtype=bool)
+    keep[1:] = _diff(at) > _ENERGY_TOL
+    at = at[keep]
+    m = len(at)
+    # Each candidate is evaluated only at the samples in its domain: entry e is candidate
+    # which[e] at sample column[e].
+    start = np.searchsorted(at, np.maximum(x[first], lo) - _ENERGY_TOL, side="left")
+    stop = np.searchsorted(at, np.minimum(x[last], hi) + _ENERGY_TOL, side="right")
+    size = np.maximum(stop - start, 0)
+    which = np.repeat(np.arange(count), size)
+    column = _ranges(start, size)
+    # A candidate's segment at a sample follows its last breakpoint at or left of the sample:
+    # integer keys (candidate, sample index) sort all breakpoints and entries alike.
+    position = np.searchsorted(at, x, side="left")
+    key = owner * (m + 1) + position
+    seen = np.searchsorted(key, which * (m + 1) + column, side="right")
+    segment = np.minimum(np.maximum(seen - 1, first[which]), np.maximum(last - 1, first)[which])
+    slopes = np.zeros(len(x))
+    dx = _diff(x)
+    inner = dx > 0.0
+    inner[last[:-1]] = False  # from one candidate's last breakpoint to the next one's first
+    np.divide(_diff(y), dx, out=slopes[:-1], where=inner)
+    # One row per sample, one column per candidate: reductions run along rows, fast.
+    rows = np.full((m, count), np.inf)
+    rows[column, which] = y[segment] + slopes[segment] * (at[column] - x[segment])
+    best, lowest, extra_x, extra_y = _refine(rows, at)
+    # Keep only the samples where the envelope bends: a breakpoint of the lowest candidate
+    # there, or a change of lowest candidate (elsewhere it runs straight through).
+    corner = np.zeros((m + 1, count), dtype=bool)
+    corner[np.searchsorted(at, x - _ENERGY_TOL, side="left"), owner] = True
+    bends = corner[np.arange(m), best]
+    changes = best[1:] != best[:-1]
+    bends[1:] |= changes
+    bends[:-1] |= changes
+    bends[[0, -1]] = True
+    xs = np.concatenate((at[bends], extra_x))
+    ys = np.concatenate((lowest[bends], extra_y))
+    order = np.argsort(xs, kind="stable")
+    return xs[order], ys[order]
 
 
-def _add_crossings(at: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Add, between neighbouring samples, where the left and right minimizers cross."""
-    order = np.argsort(at)
-    at, rows = at[order], rows[:, order]
-    best = np.argmin(rows, axis=0)
-    left, right = best[:-1], best[1:]
-    cols = np.arange(len(at) - 1)
-    d0 = rows[left, cols] - rows[right, cols]
-    d1 = rows[left, cols + 1] - rows[right, cols + 1]
-    cross = (left != right) & np.isfinite(d0) & np.isfinite(d1) & (d1 - d0 > 0)
-    if not cross.any():
-        return at, rows
-    frac = -d0[cross] / (d1[cross] - d0[cross])
-    extra = at[:-1][cross] + frac * (at[1:][cross] - at[:-1][cross])
-    left_rows, right_rows = rows[:, :-1][:, cross], rows[:, 1:][:, cross]
-    # A piece undefined at either end is undefined inside: domain ends are samples.
-    defined = np.isfinite(left_rows) & np.isfinite(right_rows)
-    left_rows = np.where(defined, left_rows, 0.0)
-    right_rows = np.where(defined, right_rows, 0.0)
-    extra_rows = np.where(defined, left_rows + frac * (right_rows - left_rows), np.inf)
-    return np.concatenate((at, extra)), np.concatenate((rows, extra_rows), axis=1)
+def _refine(
+    rows: FloatArray, at: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Return the lowest candidate and the envelope per sample, and the bends between.
+
+    The bends between samples come as their x, then their values. rows[i, c] is candidate c
+    at sample i (inf outside its domain); between neighbouring samples every candidate is a
+    line. The envelope of lines is concave, so where the lowest line at one end is also the
+    lowest at the other it is the envelope throughout; else the two cross at some x*, and if
+    nothing is lower there, x* is the one kink; if something is, x* is an envelope point and
+    both halves are refined again. Each round finds at least one more line of the envelope.
+    """
+    best = rows.argmin(axis=1)
+    envelope = rows[np.arange(len(at)), best]
+    # Where one line is the lowest at both ends, it is the envelope throughout: first without
+    # ties, then with them (neighbouring candidates often meet at a breakpoint).
+    differ = np.flatnonzero(best[:-1] != best[1:])
+    p, q = best[differ], best[differ + 1]
+    at_a, at_b = envelope[differ], envelope[differ + 1]
+    tie = (rows[differ + 1, p] <= at_b + _value_tol(at_b)) | (
+        rows[differ, q] <= at_a + _value_tol(at_a)
+    )
+    differ = differ[~tie]
+    left, right, a, b = rows[differ], rows[differ + 1], at[differ], at[differ + 1]
+    # A candidate is a line on an interval only if it is defined at both ends.
+    active = np.isfinite(left) & np.isfinite(right)
+    left, right = np.where(active, left, np.inf), np.where(active, right, np.inf)
+    found_x: list[FloatArray] = []
+    found_y: list[FloatArray] = []
+    for _ in range(rows.shape[1] + 2 if len(differ) else 0):
+        p, q = left.argmin(axis=1), right.argmin(axis=1)
+        intervals = np.arange(len(a))
+        low_a, low_b = left[intervals, p], right[intervals, q]
+        # q lies above p at a by d0 ≥ 0 and below it at b by d1 ≥ 0: they cross in between.
+        d0, d1 = left[intervals, q] - low_a, right[intervals, p] - low_b
+        todo = np.flatnonzero((p != q) & np.isfinite(low_a) & np.isfinite(low_b) & (d0 + d1 > 0.0))
+        if len(todo) == 0:
+            break
+        frac = d0[todo] / (d0[todo] + d1[todo])
+        left, right, a, b = left[todo], right[todo], a[todo], b[todo]
+        active = active[todo]
+        at_p = low_a[todo] + frac * (low_b[todo] + d1[todo] - low_a[todo])  # p at the crossing
+        mid = np.subtract(right, left, out=np.full(left.shape, np.inf), where=active)
+        np.multiply(mid, frac[:, None], out=mid, where=active)
+        np.add(mid, left, out=mid, where=active)
+        lowest = mid.min(axis=1)
+        cross = a + frac * (b - a)
+        found_x.append(cross)
+        found_y.append(lowest)
+        # Something below p and q where they cross: refine both halves around it.
+        deeper = lowest < at_p - _value_tol(lowest)
+        if not deeper.any():
+            break
+        left = np.concatenate((left[deeper], mid[deeper]))
+        right = np.concatenate((mid[deeper], right[deeper]))
+        active = np.concatenate((active[deeper], active[deeper]))
+        a, b = (
+            np.concatenate((a[deeper], cross[deeper])),
+            np.concatenate((cross[deeper], b[deeper])),
+        )
+    if not found_x:
+        return best, envelope, np.zeros(0), np.zeros(0)
+    return best, envelope, np.concatenate(found_x), np.concatenate(found_y)
 
 
 def _best_step(
     energy: float,
     knots: FloatArray,
     values: FloatArray,
-    later: list[_Piece],
+    later: _Value,
     window: _Window,
 ) -> float:
     """Return the Δe minimizing stage cost + V_{t+1} from `energy` (exact: checks all kinks)."""
@@ -358,19 +651,20 @@ def _best_step(
     e_min, e_max = window.e_min, window.e_max
     if energy < e_min - _ENERGY_TOL:
         lo = max(lo, 0.0)
+        hi = min(hi, window.highest - energy)
     elif energy > e_max + _ENERGY_TOL:
+        lo = max(lo, window.lowest - energy)
         hi = min(hi, 0.0)
     else:
         lo = max(lo, e_min - energy)
         hi = min(hi, e_max - energy)
     if hi < lo:
         return 0.0
-    candidates = np.concatenate([knots, [lo, hi, 0.0], *[x - energy for x, _ in later]])
-    candidates = np.unique(np.clip(candidates, lo, hi))
-    total = np.interp(candidates, knots, values) + _evaluate(later, energy + candidates).min(axis=0)
+    later_x, later_y = later[0], later[1]
+    candidates = np.concatenate((knots, later_x - energy, (lo, hi, 0.0)))
+    candidates = np.minimum(np.maximum(candidates, lo), hi)
+    total = np.interp(candidates, knots, values) + np.interp(energy + candidates, later_x, later_y)
     best = float(total.min())
-    if not np.isfinite(best):
-        return 0.0
     # Among equal costs prefer the smallest step: no cycling for nothing.
     ties = candidates[total <= best + 1e-12 * max(1.0, abs(best))]
-    return float(ties[np.argmin(np.abs(ties))])
+    return float(ties[np.abs(ties).argmin()])
