@@ -53,10 +53,12 @@ from custom_components.bess.const import (
     CONF_GRID_EXPORT_METER,
     CONF_GRID_IMPORT_METER,
     CONF_GROWATT_DEVICE_ID,
+    CONF_IMPORT_LIMIT_KW,
     CONF_MAX_CHARGE_KW,
     CONF_MAX_DISCHARGE_KW,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
+    CONF_PERIOD_MINUTES,
     CONF_PRICE_ENTITY,
     CONF_PRICE_FIXED_FEE,
     CONF_PRICE_MARKUP,
@@ -201,7 +203,14 @@ async def open_options(hass: HomeAssistant, entry: MockConfigEntry, step: str) -
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert_translated(result, "options")
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["battery", "strategy", "pricing", "consumption", "control"]
+    assert result["menu_options"] == [
+        "battery",
+        "strategy",
+        "pricing",
+        "consumption",
+        "control",
+        "history",
+    ]
     return await submit_options(hass, result, {"next_step_id": step})
 
 
@@ -814,33 +823,67 @@ async def test_options_battery_refuses_impossible_values(hass: HomeAssistant) ->
     assert entry.options[CONF_CAPACITY_KWH] == 10.2
 
 
-async def test_options_strategy_saves_grid_charging_export_limit_and_terminal_value(
+async def test_options_strategy_saves_the_period_grid_limits_and_terminal_value(
     hass: HomeAssistant,
 ) -> None:
     entry = make_entry(hass)
     result = await open_options(hass, entry, "strategy")
-    assert defaults_of(result) == {CONF_GRID_CHARGING: True, CONF_TERMINAL_VALUE: 0.0}
+    assert defaults_of(result) == {CONF_PERIOD_MINUTES: "auto", CONF_GRID_CHARGING: True}
     assert suggested_of(result).get(CONF_EXPORT_LIMIT_KW) is None
+    assert suggested_of(result).get(CONF_TERMINAL_VALUE) is None  # derived from the prices
 
     result = await submit_options(
         hass,
         result,
-        {CONF_GRID_CHARGING: False, CONF_EXPORT_LIMIT_KW: 6.5, CONF_TERMINAL_VALUE: 0.35},
+        {
+            CONF_PERIOD_MINUTES: "15",
+            CONF_GRID_CHARGING: False,
+            CONF_IMPORT_LIMIT_KW: 11.0,
+            CONF_EXPORT_LIMIT_KW: 6.5,
+            CONF_TERMINAL_VALUE: 0.35,
+        },
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PERIOD_MINUTES] == "15"
     assert entry.options[CONF_GRID_CHARGING] is False
+    assert entry.options[CONF_IMPORT_LIMIT_KW] == 11.0
     assert entry.options[CONF_EXPORT_LIMIT_KW] == 6.5
     assert entry.options[CONF_TERMINAL_VALUE] == 0.35
     assert entry.options[CONF_CAPACITY_KWH] == 10.2
 
-    # Emptying the export limit removes it: no limit.
+    # Emptying a limit removes it (no limit); emptying the end value goes back to derived.
     result = await open_options(hass, entry, "strategy")
     assert suggested_of(result)[CONF_EXPORT_LIMIT_KW] == 6.5
     result = await submit_options(
-        hass, result, {CONF_GRID_CHARGING: False, CONF_TERMINAL_VALUE: 0.35}
+        hass, result, {CONF_PERIOD_MINUTES: "auto", CONF_GRID_CHARGING: False}
     )
     assert CONF_EXPORT_LIMIT_KW not in entry.options
+    assert CONF_IMPORT_LIMIT_KW not in entry.options
+    assert CONF_TERMINAL_VALUE not in entry.options
+
+
+async def test_an_entry_of_1_1_loses_the_old_default_end_value_but_keeps_a_chosen_one(
+    hass: HomeAssistant,
+) -> None:
+    from custom_components.bess import async_migrate_entry
+
+    old_default = MockConfigEntry(
+        domain=DOMAIN, version=1, minor_version=1, options={CONF_TERMINAL_VALUE: 0.0}
+    )
+    chosen = MockConfigEntry(
+        domain=DOMAIN, version=1, minor_version=1, options={CONF_TERMINAL_VALUE: 0.4}
+    )
+    newer = MockConfigEntry(domain=DOMAIN, version=2, minor_version=1, options={})
+    for entry in (old_default, chosen, newer):
+        entry.add_to_hass(hass)
+
+    assert await async_migrate_entry(hass, old_default)
+    assert await async_migrate_entry(hass, chosen)
+    assert not await async_migrate_entry(hass, newer)
+    assert CONF_TERMINAL_VALUE not in old_default.options
+    assert chosen.options[CONF_TERMINAL_VALUE] == 0.4
+    assert (old_default.minor_version, chosen.minor_version) == (2, 2)
 
 
 async def test_options_pricing_saves_the_price_formula(hass: HomeAssistant) -> None:

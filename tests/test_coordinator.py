@@ -57,7 +57,8 @@ async def test_each_hour_is_recorded_and_the_rest_replanned(
     latest = manager.schedules.get_latest_schedule()
     assert latest.created_for_scenario == "hourly"
     assert latest.optimization_hour == 10
-    assert len(latest.result.periods) == 14
+    # Tomorrow's prices are out: the re-plan runs from 10:00 to the end of tomorrow.
+    assert len(latest.result.periods) == 14 + 24
 
     state = hass.states.get("sensor.home_battery_daily_view")
     hours = state.attributes["hours"]
@@ -78,16 +79,27 @@ async def test_tomorrow_is_planned_at_23_55(
     freezer.move_to(local(2026, 11, 24, 23, 50))
     home.set_prices(local(2026, 11, 24, 0).date())
     await set_up(hass, mock_config_entry)
-    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "not_yet"
+    # Tomorrow's prices are out, so the plan made at set-up runs through tomorrow already,
+    # from the SOC the battery really has.
+    manager = mock_config_entry.runtime_data.manager
+    assert hass.states.get("sensor.home_battery_tomorrow_plan_status").state == "planned"
+    assert manager.tomorrow_result is not None
+    assert manager.tomorrow_result.start == local(2026, 11, 25, 0)
+    assert manager.schedules.get_latest_covering(local(2026, 11, 25, 0)).created_for_scenario == (
+        "restart"
+    )
 
     freezer.move_to(local(2026, 11, 24, 23, 55))
     async_fire_time_changed(hass)
     # Time triggers run as background tasks.
     await hass.async_block_till_done(wait_background_tasks=True)
 
-    tomorrow = mock_config_entry.runtime_data.manager.tomorrow_result
+    tomorrow = manager.tomorrow_result
     assert tomorrow is not None
     assert tomorrow.start == local(2026, 11, 25, 0)
+    assert manager.schedules.get_latest_covering(tomorrow.start).created_for_scenario == (
+        "tomorrow"
+    )
     assert len(tomorrow.periods) == 24
     # Design §5.1: tomorrow is planned from the minimum SOC.
     assert tomorrow.periods[0].soc_start_percent == 10.0

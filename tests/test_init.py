@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.bess.const import DOMAIN
+from custom_components.bess.ha.storage import SAVE_DELAY_SECONDS
 
 from .conftest import Home
 
 pytestmark = pytest.mark.freeze_time("2026-11-24 10:30:00+01:00")
 
 
-async def test_setup_plans_the_rest_of_today(
+async def test_setup_plans_the_rest_of_today_and_tomorrow(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
@@ -25,8 +28,9 @@ async def test_setup_plans_the_rest_of_today(
     manager = entry.runtime_data.manager
     latest = manager.latest_result
     assert latest is not None
-    # A restart at 10:30 re-plans from the hour in progress to the end of the day.
-    assert len(latest.periods) == 14
+    # A restart at 10:30 re-plans from the hour in progress to the end of tomorrow, whose
+    # prices the home publishes.
+    assert len(latest.periods) == 14 + 24
     assert latest.start.hour == 10
     assert manager.schedules.get_latest_schedule().created_for_scenario == "restart"
     assert hass.states.get("sensor.home_battery_total_savings_today") is not None
@@ -63,9 +67,15 @@ async def test_services_are_registered_once(
 
 
 async def test_remove_entry_deletes_its_store(
-    hass: HomeAssistant, init_integration: MockConfigEntry, hass_storage: dict[str, Any]
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
 ) -> None:
     key = f"{DOMAIN}.{init_integration.entry_id}"
+    freezer.tick(timedelta(seconds=SAVE_DELAY_SECONDS))  # the set-up's plan is written
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
     assert key in hass_storage
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()

@@ -61,7 +61,7 @@ async def test_get_schedules(hass: HomeAssistant, init_integration: MockConfigEn
     assert result["date"] == "2026-11-24"
     assert [s["created_for_scenario"] for s in result["schedules"]] == ["restart"]
     assert result["schedules"][0]["optimization_hour"] == 10
-    assert len(result["schedules"][0]["algorithm_result"]["periods"]) == 14
+    assert len(result["schedules"][0]["algorithm_result"]["periods"]) == 14 + 24
 
 
 async def test_scenarios_run_on_demand(

@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import CONF_TERMINAL_VALUE, DOMAIN
 from .coordinator import ENTRY_ISSUES, BessConfigEntry, BessCoordinator
 from .services import async_setup_services
 
@@ -19,6 +19,20 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the services, once for all entries."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: BessConfigEntry) -> bool:
+    """Bring an entry written by an older bess to the current layout."""
+    if entry.version > 1:
+        return False  # written by a newer bess: refuse rather than misread it
+    if entry.minor_version < 2:
+        # 1.1 stored the end-of-horizon value 0 by default; now no value means one derived
+        # from the prices, so that default goes (a value the user set is kept).
+        options = dict(entry.options)
+        if options.get(CONF_TERMINAL_VALUE) in (0, 0.0):
+            del options[CONF_TERMINAL_VALUE]
+        hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
     return True
 
 

@@ -1,7 +1,8 @@
 """UI configuration of bess: the config flow, the reconfigure flow and the options flow.
 
 Sensor choices live in `entry.data` (changed through the reconfigure flow); every tunable
-(battery, grid, prices, consumption forecast, control) lives in `entry.options`.
+(battery, grid, prices, consumption forecast, control, stored history) lives in
+`entry.options`.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ from .const import (
     CONF_GRID_EXPORT_METER,
     CONF_GRID_IMPORT_METER,
     CONF_GROWATT_DEVICE_ID,
+    CONF_IMPORT_LIMIT_KW,
+    CONF_KEEP_HISTORY_DAYS,
     CONF_MAX_CHARGE_KW,
     CONF_MAX_DISCHARGE_KW,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
     CONF_MODE_OPTION_PREFIX,
+    CONF_PERIOD_MINUTES,
     CONF_PRICE_ENTITY,
     CONF_PRICE_FIXED_FEE,
     CONF_PRICE_MARKUP,
@@ -67,6 +71,7 @@ from .const import (
     DEFAULT_NAME,
     DEFAULTS,
     DOMAIN,
+    PERIOD_CHOICES,
     SAFE_MODE_HOLD,
     SAFE_MODES,
 )
@@ -447,6 +452,7 @@ class BessConfigFlow(_ControlStepsFlow, ConfigFlow, domain=DOMAIN):
     """Add a battery: its settings, its sensors, then how it is controlled."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
@@ -536,7 +542,7 @@ class BessConfigFlow(_ControlStepsFlow, ConfigFlow, domain=DOMAIN):
 
 
 class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
-    """Tune an existing entry: battery, grid, prices, consumption forecast or control."""
+    """Tune an existing entry: battery, grid, prices, consumption forecast, control, history."""
 
     def __init__(self) -> None:
         """Start with no control chosen; the entry is read through `self.config_entry`."""
@@ -556,7 +562,7 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
         """Offer the groups of settings."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=["battery", "strategy", "pricing", "consumption", "control"],
+            menu_options=["battery", "strategy", "pricing", "consumption", "control", "history"],
         )
 
     async def async_step_battery(
@@ -579,17 +585,30 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
     async def async_step_strategy(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Edit grid charging, the export limit and the value of energy left at the end."""
+        """Edit the planning period, grid charging, the grid limits and the end-of-horizon value.
+
+        An emptied limit means no limit, and an emptied end value means the one derived from
+        the prices: their keys go.
+        """
         if user_input is not None:
-            # An emptied export limit means no limit, so the key goes.
-            return self._save(user_input, drop=(CONF_EXPORT_LIMIT_KW,))
+            return self._save(
+                user_input, drop=(CONF_EXPORT_LIMIT_KW, CONF_IMPORT_LIMIT_KW, CONF_TERMINAL_VALUE)
+            )
 
         options = {**DEFAULTS, **self.config_entry.options}
         schema = vol.Schema(
             {
+                _field(CONF_PERIOD_MINUTES, options): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=list(PERIOD_CHOICES),
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key=CONF_PERIOD_MINUTES,
+                    )
+                ),
                 _field(CONF_GRID_CHARGING, options): selector.BooleanSelector(),
+                vol.Optional(CONF_IMPORT_LIMIT_KW): _number(0, 1000, 0.1, UnitOfPower.KILO_WATT),
                 vol.Optional(CONF_EXPORT_LIMIT_KW): _number(0, 100, 0.1, UnitOfPower.KILO_WATT),
-                _field(CONF_TERMINAL_VALUE, options): _number(
+                vol.Optional(CONF_TERMINAL_VALUE): _number(
                     0, 10, "any", _currency_per_kwh(self.hass)
                 ),
             }
@@ -637,6 +656,20 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
             }
         )
         return self.async_show_form(step_id="consumption", data_schema=schema)
+
+    async def async_step_history(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Edit how many days of hourly history are kept (older days keep daily totals)."""
+        if user_input is not None:
+            days = int(user_input[CONF_KEEP_HISTORY_DAYS])
+            return self._save({**user_input, CONF_KEEP_HISTORY_DAYS: days})
+
+        options = {**DEFAULTS, **self.config_entry.options}
+        schema = vol.Schema(
+            {_field(CONF_KEEP_HISTORY_DAYS, options): _number(30, 3650, 1, UnitOfTime.DAYS)}
+        )
+        return self.async_show_form(step_id="history", data_schema=schema)
 
     @override
     async def _async_finish_control(self, control: dict[str, Any]) -> ConfigFlowResult:

@@ -30,6 +30,12 @@ CONF_CYCLE_COST: Final = "cycle_cost_per_kwh"
 CONF_GRID_CHARGING: Final = "grid_charging"
 CONF_EXPORT_LIMIT_KW: Final = "export_limit_kw"
 CONF_TERMINAL_VALUE: Final = "terminal_value_per_kwh"
+# The main fuse or a subscribed power limit: import above it is never planned.
+CONF_IMPORT_LIMIT_KW: Final = "import_limit_kw"
+# The planning period: the price source's own resolution ("auto"), or 15, 30 or 60 minutes.
+CONF_PERIOD_MINUTES: Final = "period_minutes"
+PERIOD_AUTO: Final = "auto"
+PERIOD_CHOICES: Final = (PERIOD_AUTO, "15", "30", "60")
 
 # Price formula (entry options): buy = (spot × multiplier + markup) × VAT + fixed fee;
 # sell = spot × export multiplier + export compensation.
@@ -43,6 +49,9 @@ CONF_EXPORT_COMPENSATION: Final = "export_compensation"
 # Consumption forecast (entry options).
 CONF_CONSUMPTION_DAYS: Final = "consumption_history_days"
 CONF_FALLBACK_CONSUMPTION_KWH: Final = "fallback_consumption_kwh"
+
+# Stored history (entry options): days of hourly detail; older days are kept as daily totals.
+CONF_KEEP_HISTORY_DAYS: Final = "keep_history_days"
 
 # Control (entry options).
 CONF_CONTROL_MODE: Final = "control_mode"
@@ -72,7 +81,7 @@ DEFAULTS: Final[dict[str, object]] = {
     CONF_DISCHARGE_EFFICIENCY: 0.95,
     CONF_CYCLE_COST: 0.0,
     CONF_GRID_CHARGING: True,
-    CONF_TERMINAL_VALUE: 0.0,
+    CONF_PERIOD_MINUTES: PERIOD_AUTO,
     CONF_PRICE_MULTIPLIER: 1.0,
     CONF_PRICE_MARKUP: 0.0,
     CONF_PRICE_VAT: 1.0,
@@ -81,6 +90,7 @@ DEFAULTS: Final[dict[str, object]] = {
     CONF_EXPORT_COMPENSATION: 0.0,
     CONF_CONSUMPTION_DAYS: 7,
     CONF_FALLBACK_CONSUMPTION_KWH: 0.5,
+    CONF_KEEP_HISTORY_DAYS: 400,
     CONF_CONTROL_MODE: CONTROL_MONITOR,
     CONF_SAFE_MODE: SAFE_MODE_SELF_CONSUMPTION,
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 import logging
 from typing import Any, override
@@ -40,6 +40,8 @@ from .const import (
     CONF_DISCHARGE_EFFICIENCY,
     CONF_EXPORT_LIMIT_KW,
     CONF_GRID_CHARGING,
+    CONF_IMPORT_LIMIT_KW,
+    CONF_KEEP_HISTORY_DAYS,
     CONF_MAX_CHARGE_KW,
     CONF_MAX_DISCHARGE_KW,
     CONF_MAX_SOC,
@@ -53,15 +55,20 @@ from .const import (
 )
 from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
-from .engine.ports import DataUnavailableError
-from .engine.timeutil import hour_index
+from .engine.ports import DataUnavailableError, EncodedState
+from .engine.timeutil import hour_index, hour_start
 from .ha.controller import (
     ISSUE_CONTROL_FAILED,
     ControlConfig,
     ControlStatus,
     HomeAssistantController,
 )
-from .ha.energy import EnergySourceConfig, HomeAssistantEnergyData, soc_percent
+from .ha.energy import (
+    STALL_LATENESS,
+    EnergySourceConfig,
+    HomeAssistantEnergyData,
+    soc_percent,
+)
 from .ha.storage import StorePersistence, UnreadableStoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -138,7 +145,13 @@ def battery_settings(options: Mapping[str, Any]) -> BatterySettings:
         cycle_cost_per_kwh=float(merged[CONF_CYCLE_COST]),
         grid_charging=bool(merged[CONF_GRID_CHARGING]),
         export_limit_kw=None if export_limit in (None, "") else float(export_limit),
+        import_limit_kw=_optional_float(merged.get(CONF_IMPORT_LIMIT_KW)),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    """Return an option's number, or None when it is not set."""
+    return None if value in (None, "") else float(value)
 
 
 class _EntryPersistence:
@@ -163,15 +176,20 @@ class _EntryPersistence:
         """Return what was last saved."""
         return await self._store.load()
 
-    async def save(self, data: dict[str, Any]) -> None:
-        """Save the manager's stores with the meter snapshot."""
-        await self._store.save(
-            {
-                **data,
-                "meter_snapshot": self._energy.snapshot_state(),
-                "auto_control": self._controller.enabled,
-            }
-        )
+    async def save(self, state: EncodedState) -> None:
+        """Save the manager's stores with the meter snapshot now."""
+        await self._store.save(state, self._extra())
+
+    def save_soon(self, state: EncodedState) -> None:
+        """Save the manager's stores with the meter snapshot within seconds."""
+        self._store.save_soon(state, self._extra())
+
+    def _extra(self) -> dict[str, Any]:
+        """Return what rides along, as it is now (a copy: it may be written from a thread)."""
+        return {
+            "meter_snapshot": self._energy.snapshot_state(),
+            "auto_control": self._controller.enabled,
+        }
 
 
 class BessCoordinator(DataUpdateCoordinator[BessData]):
@@ -196,15 +214,17 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             persistence=_EntryPersistence(self.persistence, self.energy, self.controller),
             executor=HassExecutor(hass),
             tz=dt_util.get_default_time_zone(),
-            terminal_value_per_kwh=float(
-                {**DEFAULTS, **entry.options}.get(CONF_TERMINAL_VALUE, 0.0)
-            ),
+            # None: derived from the prices (the default); a value the user set overrides it.
+            terminal_value_per_kwh=_optional_float(entry.options.get(CONF_TERMINAL_VALUE)),
+            keep_history_days=int({**DEFAULTS, **entry.options}[CONF_KEEP_HISTORY_DAYS]),
             period_minutes=PERIOD_MINUTES,
         )
         self._unavailable: DataUnavailableError | None = None
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._price_retry: CALLBACK_TYPE | None = None
         self._repair_timer: CALLBACK_TYPE | None = None
+        # The hour boundary (UTC) of the last hour trigger, or of the start.
+        self._last_boundary = hour_start(dt_util.now(), dt_util.get_default_time_zone())
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -263,7 +283,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             snapshot = raw.get("meter_snapshot")
             if snapshot is not None and not isinstance(snapshot, dict):
                 raise UnreadableStoreError("the meter snapshot is not a JSON object")
-            dropped = self.manager.load_state(raw)
+            dropped = await self.manager.async_load_state(raw)
             if dropped:
                 # The rest loads; the file as it was is kept, so nothing is lost.
                 path = await self.persistence.async_keep_aside(raw)
@@ -302,6 +322,8 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         self._unsubscribers.clear()
         self._cancel_price_retry()
         self._cancel_repair_timer()
+        # Written now, not soon: a reload's new store reads the file before a pending
+        # delayed write of this one would land.
         await self.manager.async_save()
         await super().async_shutdown()
 
@@ -412,7 +434,24 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def _async_on_hour_trigger(self, now: datetime) -> None:
         """Every hour on the hour."""
+        self._note_stalls(now)
         await self.async_update_schedule()
+
+    def _note_stalls(self, now: datetime) -> None:
+        """Tell the energy data the boundaries Home Assistant stalled (or slept) over.
+
+        The trigger then fires late, once, however many boundaries passed: the late one and
+        every one skipped since the last trigger had nothing read the meters on time.
+        """
+        boundary = hour_start(now, dt_util.get_default_time_zone()).astimezone(UTC)
+        last, self._last_boundary = self._last_boundary.astimezone(UTC), boundary
+        stalled = [boundary] if now - boundary > STALL_LATENESS else []
+        skipped = last + timedelta(hours=1)
+        while skipped < boundary:
+            stalled.append(skipped)
+            skipped += timedelta(hours=1)
+        for moment in stalled:
+            self.energy.note_stall(moment)
 
     async def _async_on_tomorrow_trigger(self, now: datetime) -> None:
         """Every day at 23:55."""

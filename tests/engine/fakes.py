@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import json
@@ -96,7 +96,7 @@ class ImmediateExecutor:
 
 
 class MemoryPersistence:
-    """Keeps the saved data as JSON text, so whatever is saved must be JSON-able."""
+    """Keeps the saved state as JSON text (a save asked for "soon" is written at once)."""
 
     def __init__(self, text: str | None = None) -> None:
         self.text = text
@@ -105,8 +105,13 @@ class MemoryPersistence:
     async def load(self) -> dict[str, Any] | None:
         return None if self.text is None else json.loads(self.text)
 
-    async def save(self, data: dict[str, Any]) -> None:
-        self.text = json.dumps(data)
+    async def save(self, state: Mapping[str, str]) -> None:
+        self.save_soon(state)
+
+    def save_soon(self, state: Mapping[str, str]) -> None:
+        members = ",".join(f"{json.dumps(key)}:{text}" for key, text in state.items())
+        self.text = "{" + members + "}"
+        json.loads(self.text)  # whatever is saved must be JSON
         self.saves += 1
 
 
@@ -146,6 +151,9 @@ class SimulatedHome:
     recorder: dict[datetime, HourMeasurement] = field(default_factory=dict)
     measure_hook: Callable[[datetime], None] | None = None
     price_requests: list[tuple[datetime, ...]] = field(default_factory=list)
+    # Reading a price from this moment on fails (a source that errors instead of saying
+    # "not published").
+    fail_prices_after: datetime | None = None
 
     def publish(self, *days: date) -> None:
         """Make the prices of these local days available."""
@@ -153,6 +161,10 @@ class SimulatedHome:
 
     async def get_prices(self, period_starts: Sequence[datetime]) -> PriceSeries | None:
         self.price_requests.append(tuple(period_starts))
+        if self.fail_prices_after is not None and any(
+            s >= self.fail_prices_after for s in period_starts
+        ):
+            raise DataUnavailableError("sensor.nordpool", "the source failed")
         if any(s.astimezone(self.tz).date() not in self.published_days for s in period_starts):
             return None
         return PriceSeries(

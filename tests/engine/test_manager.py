@@ -57,6 +57,9 @@ class World:
     controller: FakeController = field(default_factory=FakeController)
     executor: ImmediateExecutor = field(default_factory=ImmediateExecutor)
     inputs: list[OptimizationInput] = field(default_factory=list)
+    # Most tests check the day-bounded scenarios of the design; the horizon through tomorrow
+    # has its own tests.
+    through_tomorrow: bool = False
 
     def __post_init__(self) -> None:
         self.clock = FakeClock(local(self.day - ONE_DAY, 23, 55))
@@ -79,6 +82,7 @@ class World:
             battery=BATTERY,
             tz=STOCKHOLM,
             optimize=recording,
+            plan_through_tomorrow=self.through_tomorrow,
         )
 
     async def restart(self, at: datetime) -> OptimizationResult:

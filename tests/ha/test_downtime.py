@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 import sqlite3
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -130,12 +132,26 @@ async def test_hours_of_downtime_are_never_rebuilt_as_actual(
         data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
         rebuilt = await data.reconstruct_hours(starts[7:13])
         # What the recorder compiled for the hours around the outage, trusted by bess before.
-        compiled = await async_hourly_changes(hass, [IMPORT], starts[7], starts[13])
+        compiled = await get_instance(hass).async_add_executor_job(
+            statistics_during_period,
+            hass,
+            starts[7],
+            starts[13],
+            {IMPORT},
+            "hour",
+            {"energy": "kWh"},
+            {"change"},
+        )
+        changes = await async_hourly_changes(hass, [IMPORT], starts[7], starts[13])
 
+    change = {datetime.fromtimestamp(row["start"], UTC): row["change"] for row in compiled[IMPORT]}
     # The statistics put the outage's 3.5 kWh into 12:00 and half an hour into 09:00 ...
-    assert compiled[IMPORT][dt_util.as_utc(starts[12])] == pytest.approx(3.5, abs=1e-3)
-    assert compiled[IMPORT][dt_util.as_utc(starts[9])] == pytest.approx(0.5, abs=1e-3)
-    # ... but only the hours recorded all through are facts.
+    assert change[dt_util.as_utc(starts[12])] == pytest.approx(3.5, abs=1e-3)
+    assert change[dt_util.as_utc(starts[9])] == pytest.approx(0.5, abs=1e-3)
+    # ... with no hour between them: bess takes no hour's energy across that gap ...
+    assert dt_util.as_utc(starts[12]) not in changes[IMPORT]
+    assert changes[IMPORT][dt_util.as_utc(starts[9])] == pytest.approx(0.5, abs=1e-3)
+    # ... and only the hours recorded all through are facts.
     assert sorted(start.astimezone(tz).hour for start in rebuilt) == [7, 8]
     for start in starts[7:9]:
         assert rebuilt[dt_util.as_utc(start)].grid_imported == pytest.approx(1.0, abs=1e-3)

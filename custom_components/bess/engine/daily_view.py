@@ -4,6 +4,10 @@ Hours before `current_hour` come from the HistoricalDataStore (measured flows, t
 prices); the others from the latest schedule of the day that covers them. An hour with no
 record, or no covering plan, is `missing`: nothing is invented. Money is recalculated per hour
 with the one cost model (`cost.py`), and the totals are sums over the hours that have data.
+
+A day older than the detailed history kept is compacted: its view has every hour `missing`
+(no hourly figures remain), `compacted` set, and the totals and `actual_hours` of its
+`DailyTotal`, which are the totals its view showed before it was compacted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from .cost import baseline_cost, grid_only_cost, period_cost
 from .history import HistoricalDataStore
 from .models import (
     BatterySettings,
+    DailyTotal,
     DailyView,
     HourlyData,
     HourlyEvent,
@@ -63,6 +68,9 @@ class DailyViewBuilder:
         starts = day_hour_starts(day, self._tz)
         if not 0 <= current_hour <= len(starts):
             raise ValueError(f"current_hour {current_hour} outside 0…{len(starts)} for {day}")
+        compacted = self.history.get_daily_total(day)
+        if compacted is not None:
+            return _compacted_view(day, starts, compacted)
 
         hours: list[HourlyData] = []
         grid_only = 0.0
@@ -77,7 +85,7 @@ class DailyViewBuilder:
                 hours.append(self._actual_hour(event, start))
                 grid_only += grid_only_cost(event.buy_price, event.home_consumed)
                 continue
-            schedule = self.schedules.get_latest_covering(start, day)
+            schedule = self.schedules.get_latest_covering(start)
             planned = None
             if schedule is not None:
                 if id(schedule) not in parsed:
@@ -106,6 +114,36 @@ class DailyViewBuilder:
             predicted_hours=sum(1 for h in hours if h.source == "predicted"),
             missing_hours=sum(1 for h in hours if h.source == "missing"),
             data_sources=tuple(h.source for h in hours),
+        )
+
+    def daily_total(self, day: date) -> DailyTotal | None:
+        """Return `day`'s recorded hours folded into totals, as its view shows them.
+
+        None when the day has no recorded hour or is compacted already. The money is the
+        view's own totals for the whole past day, so compacting changes no figure a report
+        of the day shows.
+        """
+        view = self.build_daily_view(current_hour=len(day_hour_starts(day, self._tz)), day=day)
+        actual = [h for h in view.hourly_data if h.source == "actual"]
+        if view.compacted or not actual:
+            return None
+
+        def energy(values: list[float | None]) -> float:
+            return sum(value or 0.0 for value in values)
+
+        return DailyTotal(
+            day=day,
+            hours=len(actual),
+            solar_kwh=energy([h.solar_kwh for h in actual]),
+            load_kwh=energy([h.load_kwh for h in actual]),
+            grid_import_kwh=energy([h.grid_import_kwh for h in actual]),
+            grid_export_kwh=energy([h.grid_export_kwh for h in actual]),
+            battery_charge_kwh=energy([h.battery_charge_kwh for h in actual]),
+            battery_discharge_kwh=energy([h.battery_discharge_kwh for h in actual]),
+            cost=view.total_cost,
+            baseline_cost=view.total_baseline_cost,
+            savings=view.total_savings,
+            grid_only_cost=view.total_grid_only_cost,
         )
 
     def _actual_hour(self, event: HourlyEvent, start: datetime) -> HourlyData:
@@ -159,6 +197,28 @@ class DailyViewBuilder:
                 event.solar_generated,
             ),
         )
+
+
+def _compacted_view(day: date, starts: list[datetime], total: DailyTotal) -> DailyView:
+    """Return the view of a compacted day: no hourly figures, the totals of its DailyTotal."""
+    hours = tuple(
+        HourlyData(hour=index, start=start, source="missing") for index, start in enumerate(starts)
+    )
+    return DailyView(
+        date=day.isoformat(),
+        hourly_data=hours,
+        total_savings=total.savings,
+        actual_savings=total.savings,
+        predicted_savings=0.0,
+        total_cost=total.cost,
+        total_baseline_cost=total.baseline_cost,
+        total_grid_only_cost=total.grid_only_cost,
+        actual_hours=total.hours,
+        predicted_hours=0,
+        missing_hours=max(len(starts) - total.hours, 0),
+        data_sources=tuple(h.source for h in hours),
+        compacted=True,
+    )
 
 
 def _predicted_hour(

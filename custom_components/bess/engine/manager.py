@@ -1,11 +1,17 @@
 """SimpleBatterySystemManager (design §3.1, §5): the three scenarios, and nothing else.
 
 The manager talks to the world only through the protocols in `ports.py`. Every scenario:
-gathers its inputs, optimizes in the executor, stores the result in the ScheduleStore, saves
-the stores through Persistence, and only then applies the plan to the inverter. So a failing
-controller never loses a schedule: the error is recorded in `status.last_error` and raised
-out of the scenario AFTER storing and saving. A missing SOC raises `DataUnavailableError`
-before anything is optimized (the hour already recorded stays recorded).
+gathers its inputs, optimizes in the executor, stores the result in the ScheduleStore, hands
+the stores to Persistence to be saved, and only then applies the plan to the inverter. So a
+failing controller never loses a schedule: the error is recorded in `status.last_error` and
+raised out of the scenario AFTER storing and saving. A missing SOC raises
+`DataUnavailableError` before anything is optimized (the hour already recorded stays recorded).
+
+Saving: each change asks Persistence to save soon (`save_soon`), so the changes of one
+scenario are written once; what is handed over is JSON text the stores keep per entry, so a
+save does not encode a year of history again. Loading parses in the executor. Days before the
+detailed history kept (`keep_history_days`) are compacted into daily totals when the stores
+are loaded or saved.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 from .daily_view import DailyViewBuilder
 from .engine import OptimizationEngine
-from .history import HistoricalDataStore, HistoryConflictError
+from .history import DayCompactedError, HistoricalDataStore, HistoryConflictError
 from .models import (
     BatterySettings,
     DailyView,
@@ -37,6 +43,7 @@ from .ports import (
     BatteryController,
     Clock,
     DataUnavailableError,
+    EncodedState,
     EnergyData,
     Executor,
     HourMeasurement,
@@ -44,11 +51,14 @@ from .ports import (
     PriceSeries,
 )
 from .schedules import DEFAULT_KEEP_DAYS, ScheduleStore
-from .timeutil import day_hour_starts, hour_index, hour_start
+from .terminal import default_terminal_value
+from .timeutil import day_hour_starts, hour_index, hour_start, local_midnight
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_FORMAT_VERSION = 1
+# Days of hourly detail kept: more than a year, so a year's report compares like with like.
+DEFAULT_KEEP_HISTORY_DAYS = 400
 PERIOD_MINUTES = 60  # the manager plans in clock hours, the unit of HourlyEvent
 
 type Optimizer = Callable[[OptimizationInput], OptimizationResult]
@@ -89,15 +99,20 @@ class SimpleBatterySystemManager:
         executor: Executor,
         battery: BatterySettings,
         tz: tzinfo,
-        terminal_value_per_kwh: float = 0.0,
+        terminal_value_per_kwh: float | None = None,
         keep_schedule_days: int = DEFAULT_KEEP_DAYS,
+        keep_history_days: int = DEFAULT_KEEP_HISTORY_DAYS,
         period_minutes: int = PERIOD_MINUTES,
         optimize: Optimizer = _default_optimizer,
+        plan_through_tomorrow: bool = True,
     ) -> None:
         """Wire the manager to its ports; the stores start empty until `async_load`."""
         if period_minutes != PERIOD_MINUTES:
             # History, daily view and the hourly trigger are per clock hour.
             raise ValueError(f"the manager plans in {PERIOD_MINUTES}-minute periods")
+        if keep_history_days < 2:
+            # Yesterday's hours are still recorded after midnight (a restart at 00:30).
+            raise ValueError("keep_history_days must be >= 2")
         self._energy = energy
         self._controller = controller
         self._clock = clock
@@ -107,7 +122,11 @@ class SimpleBatterySystemManager:
         self._optimize = optimize
         self._battery = battery
         self._terminal_value_per_kwh = terminal_value_per_kwh
+        # Once the next day's prices are published, every re-plan runs to the end of it:
+        # a plan that stops at midnight empties the battery before a dear morning.
+        self._plan_through_tomorrow = plan_through_tomorrow
         self.history = HistoricalDataStore(clock, tz)
+        self._keep_history_days = keep_history_days
         self._keep_schedule_days = keep_schedule_days
         self.schedules = ScheduleStore(clock, tz, keep_schedule_days)
         self.daily_view_builder = DailyViewBuilder(self.history, self.schedules, clock, tz, battery)
@@ -128,7 +147,7 @@ class SimpleBatterySystemManager:
         return self._battery
 
     @property
-    def terminal_value_per_kwh(self) -> float:
+    def terminal_value_per_kwh(self) -> float | None:
         """Return what a kWh left in the battery at the end of the horizon is worth."""
         return self._terminal_value_per_kwh
 
@@ -157,10 +176,19 @@ class SimpleBatterySystemManager:
 
     @property
     def tomorrow_result(self) -> OptimizationResult | None:
-        """Return the latest plan stored for tomorrow, or None."""
+        """Return tomorrow's part of the latest plan that covers tomorrow, or None.
+
+        That is the 23:55 plan once it is made, and before it the latest re-plan that runs
+        through tomorrow (made once tomorrow's prices are published).
+        """
         today = self._clock.now().astimezone(self._tz).date()
-        tomorrow = self.schedules.get_latest_schedule(today + timedelta(days=1))
-        return self._local(tomorrow.result) if tomorrow is not None else None
+        tomorrow = today + timedelta(days=1)
+        start = local_midnight(tomorrow, self._tz)
+        schedule = self.schedules.get_latest_covering(start)
+        if schedule is None:
+            return None
+        part = schedule.result.window(start, local_midnight(tomorrow + timedelta(days=1), self._tz))
+        return self._local(part) if part is not None else None
 
     @property
     def last_optimization_time(self) -> datetime | None:
@@ -204,14 +232,29 @@ class SimpleBatterySystemManager:
 
     async def async_load(self) -> None:
         """Load the stores from Persistence; raise CorruptStoreError if they cannot be read."""
-        self.load_state(await self._persistence.load())
+        await self.async_load_state(await self._persistence.load())
+
+    async def async_load_state(self, data: dict[str, Any] | None) -> list[str]:
+        """Do what `load_state` does, parsing in the executor (a year is too long for the loop)."""
+        parsed = await self._executor.run(functools.partial(self._parse_state, data))
+        return self._install_state(*parsed)
 
     def load_state(self, data: dict[str, Any] | None) -> list[str]:
         """Replace the stores with `data` (None: empty); return the entries it dropped.
 
         A layout that cannot be read raises CorruptStoreError and loads nothing. A single
         entry that is not readable (a value that is not a finite number, say) is dropped,
-        logged, and named in the returned list; the rest loads.
+        logged, and named in the returned list; the rest loads. Days before the detailed
+        history kept are compacted into daily totals.
+        """
+        return self._install_state(*self._parse_state(data))
+
+    def _parse_state(
+        self, data: dict[str, Any] | None
+    ) -> tuple[HistoricalDataStore, ScheduleStore, list[str]]:
+        """Build new stores from `data` and compact them; change nothing of the manager's.
+
+        It reads only the clock and the settings, so it may run in the executor.
         """
         history = HistoricalDataStore(self._clock, self._tz)
         schedules = ScheduleStore(self._clock, self._tz, self._keep_schedule_days)
@@ -224,6 +267,14 @@ class SimpleBatterySystemManager:
                 dropped += schedules.restore(data["schedules"])
             except (KeyError, TypeError, ValueError, AttributeError) as err:
                 raise CorruptStoreError(f"stored bess data cannot be read: {err!r}") from err
+        builder = DailyViewBuilder(history, schedules, self._clock, self._tz, self._battery)
+        self._compact_history(history, builder)
+        return history, schedules, dropped
+
+    def _install_state(
+        self, history: HistoricalDataStore, schedules: ScheduleStore, dropped: list[str]
+    ) -> list[str]:
+        """Use the stores `_parse_state` built; return the entries it dropped."""
         for what in dropped:
             _LOGGER.debug("Dropped an unreadable stored entry: %s", what)
         # Parsed in full before anything is replaced: a corrupt store changes nothing.
@@ -243,18 +294,49 @@ class SimpleBatterySystemManager:
             "schedules": self.schedules.to_dict(),
         }
 
+    def encoded_state(self) -> EncodedState:
+        """Return what `dump_state` returns, each top-level value as JSON text.
+
+        Joined from the text each entry was given once, and kept by each store until it
+        changes: cheap enough for the event loop with a year of history.
+        """
+        return {
+            "version": str(STORAGE_FORMAT_VERSION),
+            "history": self.history.to_json(),
+            "schedules": self.schedules.to_json(),
+        }
+
+    def _compact_history(self, history: HistoricalDataStore, builder: DailyViewBuilder) -> None:
+        """Fold the recorded days before the detailed history kept into daily totals."""
+        today = self._clock.now().astimezone(self._tz).date()
+        first_kept = today - timedelta(days=self._keep_history_days - 1)
+        days = history.days_before(first_kept)
+        if not days:
+            return
+        history.compact(total for day in days if (total := builder.daily_total(day)) is not None)
+        _LOGGER.debug("Compacted %s day(s) of history, up to %s", len(days), days[-1])
+
     def _local(self, result: OptimizationResult) -> OptimizationResult:
         """Return `result` with its times in the local zone (storage keeps them in UTC)."""
         return replace(result, start=result.start.astimezone(self._tz))
 
     async def async_save(self) -> None:
-        """Save both stores through Persistence."""
-        await self._persistence.save(self.dump_state())
+        """Save both stores through Persistence now (unload: nothing may stay unwritten)."""
+        self._compact_history(self.history, self.daily_view_builder)
+        await self._persistence.save(self.encoded_state())
+
+    def _save_soon(self) -> None:
+        """Ask Persistence to save both stores; the requests of one scenario make one write."""
+        self._compact_history(self.history, self.daily_view_builder)
+        self._persistence.save_soon(self.encoded_state())
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
-        """Hold the scenario lock: what commands the inverter outside a scenario (the fail-safe,
-        control switched on) must not interleave its writes with a scenario's."""
+        """Hold the scenario lock while commanding the inverter outside a scenario.
+
+        The fail-safe and switching control on must not interleave their writes with a
+        scenario's.
+        """
         async with self._lock:
             yield
 
@@ -336,8 +418,7 @@ class SimpleBatterySystemManager:
             if next_hour == len(day_starts):
                 day, next_hour = day + timedelta(days=1), 0
                 day_starts = day_hour_starts(day, self._tz)
-            starts = day_starts[next_hour:]
-            prices = await self._prices_or_planned(starts, day)
+            starts, prices = await self._horizon(day_starts[next_hour:], day)
             result = await self._plan(
                 "hourly", now, starts=starts, first_hour=next_hour, prices=prices, soc_percent=soc
             )
@@ -367,8 +448,7 @@ class SimpleBatterySystemManager:
             )
 
             soc = await self._energy.get_battery_soc()
-            starts = day_starts[current_hour:]
-            prices = await self._prices_or_planned(starts, day)
+            starts, prices = await self._horizon(day_starts[current_hour:], day)
             result = await self._plan(
                 "restart",
                 now,
@@ -448,12 +528,12 @@ class SimpleBatterySystemManager:
                 continue
             try:
                 changed |= self.history.record_event(event)
-            except HistoryConflictError as err:
+            except (HistoryConflictError, DayCompactedError) as err:
                 # The first record of an hour stands; a differing second one is reported, and
                 # the scenario goes on.
                 _LOGGER.warning("%s; keeping the recorded data", err)
         if changed:
-            await self.async_save()
+            self._save_soon()
 
     def _event(
         self, now: datetime, start: datetime, measured: HourMeasurement, price: tuple[float, float]
@@ -499,6 +579,24 @@ class SimpleBatterySystemManager:
                 period = result.periods[index]
                 found[start.astimezone(UTC)] = (period.buy_price, period.sell_price)
         return found
+
+    async def _horizon(
+        self, starts: list[datetime], day: date
+    ) -> tuple[list[datetime], PriceSeries]:
+        """Return the periods to plan from `starts` (the rest of `day`) and their prices.
+
+        The horizon runs to the end of the next day once its prices are published (and
+        `plan_through_tomorrow` is on), else to the end of `day`.
+        """
+        if self._plan_through_tomorrow:
+            through = starts + day_hour_starts(day + timedelta(days=1), self._tz)
+            try:
+                series = await self._energy.get_prices(through)
+            except DataUnavailableError:
+                series = None  # today's prices alone decide below, or say what is missing
+            if series is not None and len(series.buy) == len(series.sell) == len(through):
+                return through, series
+        return starts, await self._prices_or_planned(starts, day)
 
     async def _prices_or_planned(self, starts: Sequence[datetime], day: date) -> PriceSeries:
         """Return prices for `starts`; fall back to the day's stored plan, never to made-up ones."""
@@ -569,7 +667,7 @@ class SimpleBatterySystemManager:
             solar=tuple(float(v) for v in solar),
             battery=battery,
             initial_soc_percent=initial,
-            terminal_value_per_kwh=self._terminal_value_per_kwh,
+            terminal_value_per_kwh=self._terminal_value(prices, battery),
         )
         result = await self._executor.run(functools.partial(self._optimize, inputs))
 
@@ -585,8 +683,14 @@ class SimpleBatterySystemManager:
         self._latest_scenario = scenario
         self._last_optimization_time = now
         self._last_error = None
-        await self.async_save()
+        self._save_soon()
         return result
+
+    def _terminal_value(self, prices: PriceSeries, battery: BatterySettings) -> float:
+        """Return what a kWh left at the horizon's end is worth: the user's, else derived."""
+        if self._terminal_value_per_kwh is not None:
+            return self._terminal_value_per_kwh
+        return default_terminal_value(prices.buy, prices.sell, battery)
 
     async def _apply(self, result: OptimizationResult, now: datetime) -> None:
         """Apply the stored plan; record a controller failure and re-raise it."""

@@ -6,8 +6,8 @@ Times are timezone-aware datetimes; they are serialized as ISO 8601 in UTC.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 import math
 from typing import Any, Literal
@@ -61,6 +61,9 @@ class BatterySettings:
     cycle_cost_per_kwh: float = 0.0
     grid_charging: bool = True
     export_limit_kw: float | None = None
+    # The main fuse or subscribed power: import above it is planned only where the load
+    # alone needs it, and then reported as `PeriodPlan.import_excess_kwh`.
+    import_limit_kw: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings no battery can have."""
@@ -75,8 +78,10 @@ class BatterySettings:
                 raise ValueError(f"{name} must be in (0, 1]")
         if self.cycle_cost_per_kwh < 0:
             raise ValueError("cycle_cost_per_kwh must be >= 0")
-        if self.export_limit_kw is not None and self.export_limit_kw < 0:
-            raise ValueError("export_limit_kw must be >= 0")
+        for name in ("export_limit_kw", "import_limit_kw"):
+            limit = getattr(self, name)
+            if limit is not None and not (isinstance(limit, int | float) and 0 <= limit < math.inf):
+                raise ValueError(f"{name} must be a finite number >= 0 or None")
 
     @property
     def min_energy_kwh(self) -> float:
@@ -119,6 +124,8 @@ class PeriodPlan:
     intent: Intent
     # Solar the inverter must throw away because export is capped and the battery is full.
     curtailed_kwh: float = 0.0
+    # Import above the import limit that the load needs and the battery cannot cover.
+    import_excess_kwh: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data."""
@@ -194,6 +201,32 @@ class OptimizationResult:
         offset = (moment.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 60.0
         index = int(offset // self.period_minutes)
         return index if 0 <= index < len(self.periods) else None
+
+    def window(self, start: datetime, end: datetime) -> OptimizationResult | None:
+        """Return the part of the plan whose periods start in [start, end), or None if none do.
+
+        Its totals are the sums over those periods; the grid-only cost is buy·load.
+        """
+        lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+        chosen = [
+            i for i in range(len(self.periods)) if lo <= self.period_start(i).astimezone(UTC) < hi
+        ]
+        if not chosen:
+            return None
+        if len(chosen) == len(self.periods):
+            return self  # the totals as the optimizer summed them
+        periods = self.periods[chosen[0] : chosen[-1] + 1]
+        return OptimizationResult(
+            start=self.period_start(chosen[0]),
+            period_minutes=self.period_minutes,
+            periods=periods,
+            total_cost=sum(p.cost for p in periods),
+            total_baseline_cost=sum(p.baseline_cost for p in periods),
+            total_savings=sum(p.savings for p in periods),
+            total_grid_only_cost=sum(p.buy_price * p.load_kwh for p in periods),
+            final_soc_percent=periods[-1].soc_end_percent,
+            solve_seconds=self.solve_seconds,
+        )
 
     def is_finite(self) -> bool:
         """Return whether every number of the plan is finite (a stored null is not)."""
@@ -300,7 +333,9 @@ class HourlyEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data."""
-        data = asdict(self)
+        # Field by field, not `asdict`: its deep copy of every value dominated loading a
+        # year of events.
+        data = {name: getattr(self, name) for name in _EVENT_FIELDS}
         data["timestamp"] = to_iso(self.timestamp)
         data["start"] = to_iso(self.start)
         return data
@@ -315,6 +350,66 @@ class HourlyEvent:
                 "start": from_iso(data["start"]),
             }
         )
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(HourlyEvent))
+_TOTAL_NUMBERS = (
+    "solar_kwh",
+    "load_kwh",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "battery_charge_kwh",
+    "battery_discharge_kwh",
+    "cost",
+    "baseline_cost",
+    "savings",
+    "grid_only_cost",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyTotal:
+    """A day older than the detailed history kept: its recorded hours folded into totals.
+
+    `day` is the local date, `hours` how many recorded hours the totals sum. Energies are
+    kWh, money in the currency of the prices; each hour was priced with the one cost model
+    and the terms it was recorded with, exactly as the day's view showed it before.
+    """
+
+    day: date
+    hours: int
+    solar_kwh: float
+    load_kwh: float
+    grid_import_kwh: float
+    grid_export_kwh: float
+    battery_charge_kwh: float
+    battery_discharge_kwh: float
+    cost: float
+    baseline_cost: float
+    savings: float
+    grid_only_cost: float
+
+    def __post_init__(self) -> None:
+        """Refuse totals that are not facts: no hours, or a value that is not a finite number."""
+        if isinstance(self.hours, bool) or not isinstance(self.hours, int) or self.hours < 1:
+            raise ValueError(f"hours is {self.hours!r}, not a count of recorded hours")
+        for name in _TOTAL_NUMBERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} is {value!r}, not a number")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} is {value!r}, not a finite number")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to JSON-able data."""
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DailyTotal:
+        """Deserialize what `to_dict` wrote."""
+        return cls(**{**data, "day": date.fromisoformat(data["day"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +493,9 @@ class DailyView:
     predicted_hours: int
     missing_hours: int
     data_sources: tuple[HourSource, ...] = field(default=())
+    # The day is older than the detailed history kept: its hours carry no figures (each is
+    # `missing`), and the totals and `actual_hours` come from its DailyTotal.
+    compacted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data (service responses, diagnostics)."""
@@ -414,4 +512,5 @@ class DailyView:
             "predicted_hours": self.predicted_hours,
             "missing_hours": self.missing_hours,
             "data_sources": list(self.data_sources),
+            "compacted": self.compacted,
         }

@@ -6,7 +6,7 @@ plain fakes. Every method that may touch I/O is async.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -97,15 +97,28 @@ class BatteryController(Protocol):
         ...
 
 
+# The saved state: each top-level key's value as JSON text. The stores keep every entry's text
+# and join them, so a save never encodes a year of history again.
+type EncodedState = Mapping[str, str]
+
+
 class Persistence(Protocol):
     """Where the history and the schedules survive restarts."""
 
     async def load(self) -> dict[str, Any] | None:
-        """Return what was last saved, or None."""
+        """Return what was last saved (decoded), or None."""
         ...
 
-    async def save(self, data: dict[str, Any]) -> None:
-        """Save the stores' state."""
+    async def save(self, state: EncodedState) -> None:
+        """Save the stores' state now."""
+        ...
+
+    def save_soon(self, state: EncodedState) -> None:
+        """Save the stores' state within a few seconds.
+
+        A later call replaces a state not yet written, so the changes of one scenario are
+        written once. A state asked to be saved is written before a normal shutdown.
+        """
         ...
 
 

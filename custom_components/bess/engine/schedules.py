@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from .encoding import json_text
 from .models import OptimizationResult, StoredSchedule, from_iso
 from .ports import Clock
 
@@ -31,6 +32,10 @@ class ScheduleStore:
         # Each list is sorted by stored timestamp; equal timestamps keep the order of storing,
         # so "latest" is the one stored last.
         self._by_day: dict[date, list[StoredSchedule]] = {}
+        # Each kept schedule's JSON text by id(schedule), made once (a stored plan never
+        # changes): a save joins these instead of encoding every plan again.
+        self._texts: dict[int, str] = {}
+        self._text: str | None = None  # the whole store's JSON text, until the next change
 
     def planned_day(self, schedule: StoredSchedule) -> date:
         """Return the local day the schedule plans (the day of its first period)."""
@@ -47,8 +52,11 @@ class ScheduleStore:
         schedules = self._by_day.setdefault(day, [])
         schedules.append(schedule)
         schedules.sort(key=_stored_at)
+        self._texts[id(schedule)] = json_text(schedule.to_dict())
         for old in sorted(self._by_day)[: -self._keep_days]:
-            del self._by_day[old]
+            for forgotten in self._by_day.pop(old):
+                self._texts.pop(id(forgotten), None)
+        self._text = None
 
     def get_latest_schedule(self, day: date | None = None) -> StoredSchedule | None:
         """Return the schedule stored last for `day` (default today), or None."""
@@ -76,11 +84,20 @@ class ScheduleStore:
     def get_latest_covering(
         self, moment: datetime, day: date | None = None
     ) -> StoredSchedule | None:
-        """Return the schedule stored last for `day` (default today) whose plan covers `moment`."""
-        for schedule in reversed(self._by_day.get(day or self._today(), [])):
-            if _covers(schedule, moment):
-                return schedule
-        return None
+        """Return the schedule stored last whose plan covers `moment`, or None.
+
+        With `day`, only the schedules planned for that day count; without, every kept one
+        does: a plan made this afternoon through the end of tomorrow covers tomorrow too.
+        """
+        days = [day] if day is not None else list(self._by_day)
+        best: StoredSchedule | None = None
+        for planned in days:
+            for schedule in reversed(self._by_day.get(planned, [])):
+                if _covers(schedule, moment):
+                    if best is None or _stored_at(schedule) >= _stored_at(best):
+                        best = schedule
+                    break
+        return best
 
     def get_all_schedules_today(self, day: date | None = None) -> list[StoredSchedule]:
         """Return every schedule stored for `day` (default today), oldest first."""
@@ -98,6 +115,24 @@ class ScheduleStore:
                 schedule.to_dict() for day in sorted(self._by_day) for schedule in self._by_day[day]
             ],
         }
+
+    def to_json(self) -> str:
+        """Return what `to_dict` returns as JSON text, joined from each schedule's text."""
+        if self._text is None:
+            parts = [
+                self._texts[id(schedule)]
+                for day in sorted(self._by_day)
+                for schedule in self._by_day[day]
+            ]
+            head = f'{{"version":{SCHEDULES_FORMAT_VERSION},"schedules":['
+            if not parts:
+                self._text = head + "]}"
+            else:
+                # One join of megabytes, not two: the wrapper rides on the first and last.
+                parts[0] = head + parts[0]
+                parts[-1] += "]}"
+                self._text = ",".join(parts)
+        return self._text
 
     def restore(self, data: dict[str, Any]) -> list[str]:
         """Replace the content with what `to_dict` wrote; return what had to be dropped.
@@ -123,6 +158,8 @@ class ScheduleStore:
                 stamp = item.get("timestamp") if isinstance(item, dict) else None
                 dropped.append(f"schedule stored {stamp or item!r}: {err}")
         self._by_day = fresh._by_day
+        self._texts = fresh._texts
+        self._text = None
         return dropped
 
     @classmethod

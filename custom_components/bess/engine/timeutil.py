@@ -40,3 +40,27 @@ def hour_start(moment: datetime, tz: tzinfo) -> datetime:
     """Return the start of the local hour that contains `moment`."""
     day, index = hour_index(moment, tz)
     return day_hour_starts(day, tz)[index]
+
+
+def day_period_starts(day: date, tz: tzinfo, period_minutes: int) -> list[datetime]:
+    """Return the start of every period of the local day, in `tz`.
+
+    Periods are counted in absolute time from local midnight: 96 quarter-hours on a normal
+    day, 92 on the spring DST day and 100 on the autumn one.
+    """
+    if period_minutes <= 0 or 60 % period_minutes != 0:
+        raise ValueError(f"a period of {period_minutes} minutes does not divide an hour")
+    start = local_midnight(day, tz).astimezone(UTC)
+    end = local_midnight(day + timedelta(days=1), tz).astimezone(UTC)
+    count = int((end - start).total_seconds() // (60 * period_minutes))
+    step = timedelta(minutes=period_minutes)
+    return [(start + i * step).astimezone(tz) for i in range(count)]
+
+
+def period_start(moment: datetime, tz: tzinfo, period_minutes: int) -> datetime:
+    """Return the start of the local period of `period_minutes` that contains `moment`."""
+    local = moment.astimezone(tz)
+    midnight = local_midnight(local.date(), tz).astimezone(UTC)
+    elapsed = (local.astimezone(UTC) - midnight).total_seconds()
+    step = 60 * period_minutes
+    return (midnight + timedelta(seconds=elapsed // step * step)).astimezone(tz)

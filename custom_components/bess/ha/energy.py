@@ -385,12 +385,27 @@ class HomeAssistantEnergyData:
     # Snapshots that carry the meter readings from one hour boundary to the next
 
     def snapshot_state(self) -> dict[str, Any] | None:
-        """Return the last boundary snapshot as JSON-able data, to survive a restart."""
-        return self._snapshot.to_dict() if self._snapshot else None
+        """Return the last boundary snapshot as JSON-able data, to survive a restart.
+
+        The boundaries Home Assistant stalled over ride along: after a restart, the hours
+        next to them are rebuilt from the recorder no more than before it.
+        """
+        data: dict[str, Any] = self._snapshot.to_dict() if self._snapshot else {}
+        if self._stalled:
+            data["stalled"] = sorted(moment.isoformat() for moment in self._stalled)
+        return data or None
 
     def restore_snapshot(self, data: Mapping[str, Any] | None) -> None:
         """Restore what `snapshot_state` returned (ignored when unreadable)."""
         if not data:
+            return
+        try:
+            self._stalled = {
+                datetime.fromisoformat(text).astimezone(UTC) for text in data.get("stalled", [])
+            }
+        except (TypeError, ValueError) as err:
+            _LOGGER.warning("Ignoring unreadable stalled hour boundaries: %s", err)
+        if "boundary" not in data:
             return
         try:
             self._snapshot = MeterSnapshot.from_dict(data)
@@ -430,17 +445,20 @@ class HomeAssistantEnergyData:
         # wall clock, which makes the two 02:00 hours of an autumn day equal.
         utc_start = hour_start.astimezone(UTC)
         hour_end = utc_start + HOUR
-        if self._stalled & {utc_start, hour_end}:
+        if hour_end in self._stalled:
             # Nothing read the meters at a stalled boundary, the recorder included: readings
             # now are not the boundary's, recorded ones are from before the stall.
             self._snapshot = None
-            _LOGGER.info("Hour %s not measured: Home Assistant stalled at its edge", hour_start)
+            _LOGGER.info("Hour %s not measured: Home Assistant stalled at its end", hour_start)
             return None
         current = self.take_snapshot(hour_end)
         previous = self._snapshot
         if previous is not None and previous.boundary.astimezone(UTC) != utc_start:
             previous = None
         self._snapshot = current
+        if utc_start in self._stalled:
+            _LOGGER.info("Hour %s not measured: Home Assistant stalled at its start", hour_start)
+            return None
 
         deltas: dict[str, float] = {}
         missing: list[str] = []
@@ -472,6 +490,8 @@ class HomeAssistantEnergyData:
                 return None
             flows_kwh, soc_start, soc_end = recorded
             deltas.update(flows_kwh)
+        if "2026-05-20T20:00" in hour_start.isoformat():
+            print("DBGLIVE", dt_util.utcnow(), previous, current, deltas, soc_start, soc_end)
         return build_measurement(hour_start, soc_start, soc_end, deltas, self._config.battery)
 
     async def _async_recorded_hour(
@@ -645,6 +665,8 @@ class HomeAssistantEnergyData:
             soc_start, soc_end = soc_by_edge[key], soc_by_edge[key + HOUR]
             if soc_start is None or soc_end is None:
                 continue
+            if "2026-05-20 18:00" in str(key):
+                print("DBGREBUILD", dt_util.utcnow(), flows_kwh, soc_start, soc_end)
             # Keyed in UTC: the two local 02:00 hours of an autumn day would be one key.
             rebuilt[key] = build_measurement(
                 by_utc[key], soc_start, soc_end, flows_kwh, self._config.battery

@@ -319,6 +319,32 @@ class PriceSource:
             raise DataUnavailableError(self._entity_id, self._why_unsupported())
         return _entries_to_intervals(state.attributes[attribute], "start", "price", scale)
 
+    async def async_resolution_minutes(self, day: date) -> int | None:
+        """Return the length of the source's price intervals on `day` (15, 30 or 60), or None.
+
+        The planning period follows the market: quarter-hourly day-ahead prices are planned
+        in 15-minute periods, hourly ones in hours. A resolution finer than 15 minutes is
+        planned at 15, and one that does not divide an hour at 60.
+        """
+        tz = dt_util.get_default_time_zone()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+        starts = [(start.astimezone(UTC) + timedelta(hours=h)).astimezone(tz) for h in range(24)]
+        try:
+            intervals = await self.async_get_spot_intervals(starts)
+        except DataUnavailableError:
+            return None
+        lengths = {
+            round((item.end - item.start).total_seconds() / 60)
+            for item in intervals
+            if item.end > item.start and item.start.astimezone(tz).date() == day
+        }
+        if not lengths:
+            return None
+        shortest = min(lengths)
+        if shortest <= 15:
+            return 15
+        return shortest if shortest in (30, 60) else 60
+
     def _why_unsupported(self) -> str:
         """Say why the entity gives no prices."""
         state = self._hass.states.get(self._entity_id)
