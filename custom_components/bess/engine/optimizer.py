@@ -380,7 +380,7 @@ def _convex_step(later: _Value, stage: _Function, lo: float, hi: float) -> _Valu
     x = np.concatenate(((x0,), dx[order].cumsum()[ends] + x0))
     y = np.concatenate(((y0,), dy[order].cumsum()[ends] + y0))
     # The merge spans [lo − max Δ, hi − min Δ] ⊇ [lo, hi]: cut it to [lo, hi].
-    a, b = np.searchsorted(x, (lo + _ENERGY_TOL, hi - _ENERGY_TOL), side="right")
+    a, b = x.searchsorted((lo + _ENERGY_TOL, hi - _ENERGY_TOL), side="right")
     at_ends = np.interp((lo, hi), x, y)
     x = np.concatenate(((lo,), x[a:b], (hi,)))
     y = np.concatenate((at_ends[:1], y[a:b], at_ends[1:]))
@@ -390,7 +390,7 @@ def _convex_step(later: _Value, stage: _Function, lo: float, hi: float) -> _Valu
 def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     """Return the concatenation of arange(s, s + c) for every start s and count c."""
     ends = np.cumsum(counts)
-    ranges: IntArray = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
+    ranges: IntArray = np.arange(int(ends[-1])) + (starts - (ends - counts)).repeat(counts)
     return ranges
 
 
@@ -403,16 +403,34 @@ def _convolve_pairs(v: _Function, v_cuts: IntArray, g: _Function, g_cuts: IntArr
     Candidate k·J + j is piece k of v convolved with piece j of g; its breakpoints are
     x[offsets[c]:offsets[c + 1]]: its start, then the pieces' segments sorted by slope.
     """
-    if len(g_cuts) == 2:
-        return _convolve_pieces(v, v_cuts, g)
     k, j = len(v_cuts) - 1, len(g_cuts) - 1
     v_count, g_count = _diff(v_cuts), _diff(g_cuts)
-    pk = np.repeat(np.arange(k), j)
-    pj = np.tile(np.arange(j), k)
-    n_v, n_g = v_count[pk], g_count[pj]
-    v_seg = _ranges(v_cuts[pk], n_v)
-    g_seg = _ranges(g_cuts[pj], n_g)
-    segments = n_v + n_g
+    pk: IntArray
+    pj: IntArray
+    v_seg: IntArray
+    g_seg: IntArray
+    v_owner: IntArray
+    g_owner: IntArray
+    if j == 1:
+        # The usual case (a convex stage cost): v's pieces split its segments between them.
+        pk = np.arange(k)
+        pj = np.zeros(k, dtype=np.intp)
+        v_seg = np.arange(len(v[0]) - 1)
+        n_g = int(g_count[0])
+        g_seg = np.arange(k * n_g) % n_g + g_cuts[0]
+        v_owner = pk.repeat(v_count)
+        g_owner = np.arange(k * n_g) // n_g
+        n_v = v_count
+        segments = v_count + n_g
+    else:
+        pk = np.arange(k).repeat(j)
+        pj = np.arange(k * j) % j
+        n_v, n_gs = v_count[pk], g_count[pj]
+        v_seg = _ranges(v_cuts[pk], n_v)
+        g_seg = _ranges(g_cuts[pj], n_gs)
+        v_owner = np.arange(k * j).repeat(n_v)
+        g_owner = np.arange(k * j).repeat(n_gs)
+        segments = n_v + n_gs
     vdx, vdy = _diff(v[0]), _diff(v[1])
     gdx, gdy = _diff(g[0]), _diff(g[1])
     # Each candidate's start goes first (slope −inf), then its segments by slope; one cumsum
@@ -424,60 +442,14 @@ def _convolve_pairs(v: _Function, v_cuts: IntArray, g: _Function, g_cuts: IntArr
     n = len(start_x)
     slope = np.full(len(dx), -np.inf)
     np.divide(dy[n:], dx[n:], out=slope[n:])
-    owner = np.concatenate(
-        (np.arange(n), np.repeat(np.arange(n), n_v), np.repeat(np.arange(n), n_g))
-    )
+    owner = np.concatenate((np.arange(n), v_owner, g_owner))
     order = np.lexsort((slope, owner))
-    return _accumulate(dx[order], dy[order], start_x, start_y, segments)
-
-
-def _convolve_pieces(v: _Function, v_cuts: IntArray, g: _Function) -> _Candidates:
-    """Convolve every convex piece of v with the convex g: `_convolve_pairs` for one g piece.
-
-    Each piece's slopes are sorted, and so are g's: each segment's place in the merge is its
-    place in its piece plus the number of g's segments that are steeper than it... or less
-    steep, for g's own: they fill the places the piece's segments leave, in order.
-    """
-    k = len(v_cuts) - 1
-    v_count = _diff(v_cuts)
-    vdx, vdy = _diff(v[0]), _diff(v[1])
-    gdx, gdy = _diff(g[0]), _diff(g[1])
-    n_g = len(gdx)
-    segments = v_count + n_g
-    piece = np.repeat(np.arange(k), v_count)
-    # Places in the output, where candidate c takes segments + 1 places from offsets[c]: its
-    # start, then its segments.
-    offsets = np.concatenate(((0,), np.cumsum(segments + 1)))
-    place = offsets[piece] + 1 + np.arange(len(vdx)) - v_cuts[piece]
-    place += np.searchsorted(gdy / gdx, vdy / vdx, side="left")
-    start_x = v[0][v_cuts[:-1]] + g[0][0]
-    start_y = v[1][v_cuts[:-1]] + g[1][0]
-    dx = np.empty(int(offsets[-1]))
-    dy = np.empty(int(offsets[-1]))
-    free = np.ones(len(dx), dtype=bool)
-    free[place] = False
-    free[offsets[:-1]] = False
-    dx[offsets[:-1]], dy[offsets[:-1]] = start_x, start_y
-    dx[place], dy[place] = vdx, vdy
-    cycle = np.arange(k * n_g) % n_g
-    dx[free], dy[free] = gdx[cycle], gdy[cycle]
-    return _accumulate(dx, dy, start_x, start_y, segments)
-
-
-def _accumulate(
-    dx: FloatArray, dy: FloatArray, start_x: FloatArray, start_y: FloatArray, segments: IntArray
-) -> _Candidates:
-    """Return candidates from their starts and segments, each start followed by its segments.
-
-    One cumsum runs over all of them; less the sum before each start, it gives every
-    candidate's breakpoints.
-    """
-    offsets = np.concatenate(((0,), np.cumsum(segments + 1)))
+    cx = dx[order].cumsum()
+    cy = dy[order].cumsum()
+    offsets = np.concatenate(((0,), (segments + 1).cumsum()))
     first = offsets[:-1]
-    cx = np.cumsum(dx)
-    cy = np.cumsum(dy)
-    x = cx - np.repeat(cx[first] - start_x, segments + 1)
-    y = cy - np.repeat(cy[first] - start_y, segments + 1)
+    x = cx - (cx[first] - start_x).repeat(segments + 1)
+    y = cy - (cy[first] - start_y).repeat(segments + 1)
     return x, y, offsets
 
 
@@ -524,13 +496,14 @@ def _value_tol(values: FloatArray) -> FloatArray:
 def _lower_envelope(candidates: _Candidates, lo: float, hi: float) -> _Function:
     """Return the exact lower envelope of convex candidates, restricted to [lo, hi].
 
-    The envelope must be continuous (V_t is); its breakpoints are every candidate breakpoint
-    and every point where the lowest candidate changes, found exactly by `_refine`.
+    The envelope must be continuous (V_t is). It is sampled at every candidate breakpoint;
+    between samples it can only bend where the lowest candidate changes, which `_refine` finds
+    exactly. Its breakpoints are the samples where it bends, and those changes.
     """
     x, y, offsets = candidates
     count = len(offsets) - 1
     n_bp = _diff(offsets)
-    owner = np.repeat(np.arange(count), n_bp)
+    owner = np.arange(count).repeat(n_bp)
     first, last = offsets[:-1], offsets[1:] - 1
     at = np.unique(np.minimum(np.maximum(x, lo), hi))
     keep = np.ones(len(at), dtype=bool)
@@ -539,16 +512,16 @@ def _lower_envelope(candidates: _Candidates, lo: float, hi: float) -> _Function:
     m = len(at)
     # Each candidate is evaluated only at the samples in its domain: entry e is candidate
     # which[e] at sample column[e].
-    start = np.searchsorted(at, np.maximum(x[first], lo) - _ENERGY_TOL, side="left")
-    stop = np.searchsorted(at, np.minimum(x[last], hi) + _ENERGY_TOL, side="right")
+    start = at.searchsorted(np.maximum(x[first], lo) - _ENERGY_TOL, side="left")
+    stop = at.searchsorted(np.minimum(x[last], hi) + _ENERGY_TOL, side="right")
     size = np.maximum(stop - start, 0)
-    which = np.repeat(np.arange(count), size)
+    which = np.arange(count).repeat(size)
     column = _ranges(start, size)
     # A candidate's segment at a sample follows its last breakpoint at or left of the sample:
     # integer keys (candidate, sample index) sort all breakpoints and entries alike.
-    position = np.searchsorted(at, x, side="left")
+    position = at.searchsorted(x, side="left")
     key = owner * (m + 1) + position
-    seen = np.searchsorted(key, which * (m + 1) + column, side="right")
+    seen = key.searchsorted(which * (m + 1) + column, side="right")
     segment = np.minimum(np.maximum(seen - 1, first[which]), np.maximum(last - 1, first)[which])
     slopes = np.zeros(len(x))
     dx = _diff(x)
@@ -561,9 +534,9 @@ def _lower_envelope(candidates: _Candidates, lo: float, hi: float) -> _Function:
     best, lowest, extra_x, extra_y = _refine(rows, at)
     # Keep only the samples where the envelope bends: a breakpoint of the lowest candidate
     # there, or a change of lowest candidate (elsewhere it runs straight through).
-    corner = np.zeros((m + 1, count), dtype=bool)
-    corner[np.searchsorted(at, x - _ENERGY_TOL, side="left"), owner] = True
-    bends = corner[np.arange(m), best]
+    corners = owner * (m + 1) + at.searchsorted(x - _ENERGY_TOL, side="left")
+    asked = best * (m + 1) + np.arange(m)
+    bends = corners[np.minimum(corners.searchsorted(asked), len(corners) - 1)] == asked
     changes = best[1:] != best[:-1]
     bends[1:] |= changes
     bends[:-1] |= changes
