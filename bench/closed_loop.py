@@ -708,6 +708,15 @@ class Ports:
         self.world = world
         self.minutes = minutes
 
+    @property
+    def period_minutes(self) -> int:
+        """Return the period the manager reads in (it sets it to its own)."""
+        return self.minutes
+
+    @period_minutes.setter
+    def period_minutes(self, minutes: int) -> None:
+        self.minutes = minutes
+
     # Clock
     def now(self) -> datetime:
         """Return the simulated time."""
@@ -730,21 +739,17 @@ class Ports:
         """Return the SOC now (%)."""
         return self.world.energy_kwh / self.world.days.battery.capacity_kwh * 100.0
 
-    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
-        """Return the meters' reading of the hour that just ended."""
-        return self.world.measure(hour_start, 60)
-
     async def measure_period(self, period_start: datetime) -> HourMeasurement | None:
         """Return the meters' reading of the period that just ended."""
         return self.world.measure(period_start, self.minutes)
 
-    async def reconstruct_hours(
-        self, hour_starts: Sequence[datetime]
+    async def reconstruct_periods(
+        self, period_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
-        """Return the recorded hours among these, keyed by UTC start (none before the data)."""
+        """Return the recorded periods among these, keyed by UTC start (none before the data)."""
         found = {}
-        for start in hour_starts:
-            measured = self.world.measure(start, 60)
+        for start in period_starts:
+            measured = self.world.measure(start, self.minutes)
             if measured is not None:
                 found[start.astimezone(UTC)] = measured
         return found

@@ -101,11 +101,13 @@ class Idle:
         """Return a SOC."""
         return 50.0
 
-    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
+    period_minutes = 60
+
+    async def measure_period(self, hour_start: datetime) -> HourMeasurement | None:
         """Return nothing."""
         return None
 
-    async def reconstruct_hours(self, hour_starts: Any) -> dict[datetime, HourMeasurement]:
+    async def reconstruct_periods(self, hour_starts: Any) -> dict[datetime, HourMeasurement]:
         """Return nothing."""
         return {}
 

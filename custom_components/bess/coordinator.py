@@ -46,17 +46,19 @@ from .const import (
     CONF_MAX_DISCHARGE_KW,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
+    CONF_PERIOD_MINUTES,
     CONF_PRICE_ENTITY,
     CONF_SOC_ENTITY,
     CONF_TERMINAL_VALUE,
     DEFAULTS,
     DOMAIN,
+    PERIOD_AUTO,
     PERIOD_MINUTES,
 )
 from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
 from .engine.ports import DataUnavailableError, EncodedState
-from .engine.timeutil import hour_index, hour_start
+from .engine.timeutil import hour_index, period_start
 from .ha.controller import (
     ISSUE_CONTROL_FAILED,
     ControlConfig,
@@ -108,6 +110,9 @@ class BessData:
     control_error: str | None
     solar_forecast_available: bool
     solar_forecast_message: str | None
+    # The period in progress (the hour itself where bess plans by the hour).
+    current_period: HourlyData | None = None
+    period_minutes: int = 60
 
 
 class HassClock:
@@ -224,7 +229,9 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         self._price_retry: CALLBACK_TYPE | None = None
         self._repair_timer: CALLBACK_TYPE | None = None
         # The hour boundary (UTC) of the last hour trigger, or of the start.
-        self._last_boundary = hour_start(dt_util.now(), dt_util.get_default_time_zone())
+        self._last_boundary = period_start(
+            dt_util.now(), dt_util.get_default_time_zone(), self.manager.period_minutes
+        )
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -235,7 +242,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             async_track_time_change(
                 self.hass, self._async_on_tomorrow_trigger, hour=23, minute=55, second=0
             ),
-            async_track_time_change(self.hass, self._async_on_hour_trigger, minute=0, second=0),
+            # Every 5 minutes: whatever the period (15, 30 or 60 minutes, and it may change
+            # with the price source), each boundary is among these ticks.
+            async_track_time_change(
+                self.hass, self._async_on_period_trigger, minute="/5", second=0
+            ),
             async_track_state_change_event(
                 self.hass,
                 [self.config_entry.data[CONF_SOC_ENTITY]],
@@ -331,7 +342,28 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     async def async_restart_and_reconstruct(self) -> None:
         """Scenario 3: rebuild today's missing hours, re-plan from the real SOC."""
+        await self._async_resolve_period()
         await self._async_run(self.manager.restart_and_reconstruct)
+
+    async def _async_resolve_period(self) -> None:
+        """Plan in the chosen period, or in the price source's own resolution ("auto").
+
+        Until the source can tell (its sensor still starting), the period stays as it is.
+        """
+        choice = str({**DEFAULTS, **self.config_entry.options}[CONF_PERIOD_MINUTES])
+        if choice == PERIOD_AUTO:
+            found = await self.energy.async_price_resolution(dt_util.now().date())
+            if found is None:
+                return
+            minutes = found
+        else:
+            minutes = int(choice)
+        if minutes == self.manager.period_minutes:
+            return
+        _LOGGER.info("Planning in periods of %s minutes", minutes)
+        async with self.manager.exclusive():
+            self.manager.period_minutes = minutes
+        self._last_boundary = period_start(dt_util.now(), dt_util.get_default_time_zone(), minutes)
 
     async def async_update_schedule(self) -> None:
         """Scenario 2: record the hour just completed and re-plan the rest of the day."""
@@ -407,10 +439,24 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         current = view.hourly_data[index] if index < len(view.hourly_data) else None
         if current is not None and current.source == "missing":
             current = None
+        moment = now.astimezone(UTC)
+        current_period = next(
+            (
+                period
+                for period in view.periods
+                if period.source != "missing"
+                and period.start.astimezone(UTC)
+                <= moment
+                < period.start.astimezone(UTC) + timedelta(minutes=period.minutes)
+            ),
+            None,
+        )
         tomorrow = self.manager.tomorrow_result
         return BessData(
             today=view,
             current=current,
+            current_period=current_period,
+            period_minutes=self.manager.period_minutes,
             tomorrow=tomorrow,
             tomorrow_status=self.tomorrow_status,
             last_optimization=self.manager.last_optimization_time,
@@ -432,24 +478,27 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
 
     # --- triggers -----------------------------------------------------------------------
 
-    async def _async_on_hour_trigger(self, now: datetime) -> None:
-        """Every hour on the hour."""
-        self._note_stalls(now)
+    async def _async_on_period_trigger(self, now: datetime) -> None:
+        """Every 5 minutes: at a period boundary, record the period and re-plan (scenario 2)."""
+        minutes = self.manager.period_minutes
+        boundary = period_start(now, dt_util.get_default_time_zone(), minutes).astimezone(UTC)
+        if boundary == self._last_boundary.astimezone(UTC):
+            return  # a tick inside the period
+        self._note_stalls(now, boundary, timedelta(minutes=minutes))
         await self.async_update_schedule()
 
-    def _note_stalls(self, now: datetime) -> None:
+    def _note_stalls(self, now: datetime, boundary: datetime, step: timedelta) -> None:
         """Tell the energy data the boundaries Home Assistant stalled (or slept) over.
 
         The trigger then fires late, once, however many boundaries passed: the late one and
         every one skipped since the last trigger had nothing read the meters on time.
         """
-        boundary = hour_start(now, dt_util.get_default_time_zone()).astimezone(UTC)
         last, self._last_boundary = self._last_boundary.astimezone(UTC), boundary
         stalled = [boundary] if now - boundary > STALL_LATENESS else []
-        skipped = last + timedelta(hours=1)
+        skipped = last + step
         while skipped < boundary:
             stalled.append(skipped)
-            skipped += timedelta(hours=1)
+            skipped += step
         for moment in stalled:
             self.energy.note_stall(moment)
 
@@ -482,6 +531,8 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             return
         if self._unavailable is not None:
             await self.async_restart_and_reconstruct()
+        else:
+            await self._async_resolve_period()
         if self.manager.waiting_for_prices:
             await self.async_create_tomorrows_schedule()
 

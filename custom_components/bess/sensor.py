@@ -52,17 +52,31 @@ def _hour_value(field: str) -> Callable[[BessData], StateType]:
     return value
 
 
+def _period_value(field: str) -> Callable[[BessData], StateType]:
+    """Read a field of the period in progress: what the inverter does, and the price, now."""
+
+    def value(data: BessData) -> StateType:
+        period = data.current_period
+        return None if period is None else getattr(period, field)
+
+    return value
+
+
 def _intent(data: BessData) -> str | None:
-    """The intent of the hour in progress."""
-    if data.current is None or data.current.intent is None:
+    """The intent of the period in progress."""
+    if data.current_period is None or data.current_period.intent is None:
         return None
-    return data.current.intent.value
+    return data.current_period.intent.value
 
 
 def _daily_view_attributes(data: BessData) -> dict[str, Any]:
-    """Every hour of today, with the day's totals."""
+    """Every hour of today, with the day's totals, and its periods when shorter than hours."""
     view = data.today.to_dict()
-    return {key: value for key, value in view.items() if key != "date"}
+    attributes = {key: value for key, value in view.items() if key != "date"}
+    attributes["period_minutes"] = data.period_minutes
+    if data.period_minutes < 60:
+        attributes["periods"] = [period.to_dict() for period in data.today.periods]
+    return attributes
 
 
 def _tomorrow_attributes(data: BessData) -> dict[str, Any]:
@@ -115,7 +129,7 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=2,
-        value_fn=_hour_value("battery_action_kw"),
+        value_fn=_period_value("battery_action_kw"),
     ),
     BessSensorEntityDescription(
         key="intent",
@@ -139,7 +153,7 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=3,
         price=True,
-        value_fn=_hour_value("buy_price"),
+        value_fn=_period_value("buy_price"),
     ),
     BessSensorEntityDescription(
         key="sell_price",
@@ -147,7 +161,7 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=3,
         price=True,
-        value_fn=_hour_value("sell_price"),
+        value_fn=_period_value("sell_price"),
     ),
     BessSensorEntityDescription(
         key="actual_hours",
@@ -241,7 +255,7 @@ class BessSensor(BessEntity, SensorEntity):
 
     entity_description: BessSensorEntityDescription
     # The hours are large and change every hour; the recorder keeps the totals instead.
-    _unrecorded_attributes = frozenset({"hours", "data_sources"})
+    _unrecorded_attributes = frozenset({"hours", "periods", "data_sources"})
 
     def __init__(self, coordinator: Any, description: BessSensorEntityDescription) -> None:
         """Create the sensor; the currency comes from Home Assistant's configuration."""

@@ -23,6 +23,7 @@ from .coordinator import BessConfigEntry, BessCoordinator
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_DATE = "date"
+ATTR_RESOLUTION = "resolution"
 
 SERVICE_CREATE_TOMORROWS_SCHEDULE = "create_tomorrows_schedule"
 SERVICE_UPDATE_SCHEDULE = "update_schedule"
@@ -32,6 +33,10 @@ SERVICE_GET_SCHEDULES = "get_schedules"
 
 ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 DATED_SCHEMA = ENTRY_SCHEMA.extend({vol.Optional(ATTR_DATE): cv.date})
+# The daily view by hour (default) or by the periods it was planned and recorded in.
+VIEW_SCHEMA = DATED_SCHEMA.extend(
+    {vol.Optional(ATTR_RESOLUTION, default="hour"): vol.In(("hour", "period"))}
+)
 
 
 def _coordinator(hass: HomeAssistant, call: ServiceCall) -> BessCoordinator:
@@ -79,13 +84,13 @@ async def _async_get_daily_view(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call.hass, call)
     day = _day(call)
     view = coordinator.daily_view(day)
-    if view.actual_hours == 0 and view.predicted_hours == 0:
+    if view.actual_hours + view.partial_hours + view.predicted_hours == 0:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="no_data_for_date",
             translation_placeholders={"date": day.isoformat()},
         )
-    result: dict[str, Any] = view.to_dict()
+    result: dict[str, Any] = view.to_dict(call.data[ATTR_RESOLUTION])
     return result
 
 
@@ -109,14 +114,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         (SERVICE_RECONSTRUCT, _async_reconstruct),
     ):
         hass.services.async_register(DOMAIN, name, handler, schema=ENTRY_SCHEMA)
-    for name, response_handler in (
-        (SERVICE_GET_DAILY_VIEW, _async_get_daily_view),
-        (SERVICE_GET_SCHEDULES, _async_get_schedules),
+    for name, response_handler, schema in (
+        (SERVICE_GET_DAILY_VIEW, _async_get_daily_view, VIEW_SCHEMA),
+        (SERVICE_GET_SCHEDULES, _async_get_schedules, DATED_SCHEMA),
     ):
         hass.services.async_register(
             DOMAIN,
             name,
             response_handler,
-            schema=DATED_SCHEMA,
+            schema=schema,
             supports_response=SupportsResponse.ONLY,
         )

@@ -173,17 +173,19 @@ class SimulatedHome:
         )
 
     async def get_solar_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
-        return [forecast_solar(s) for s in period_starts]
+        return [forecast_solar(s) * self.period_minutes / 60 for s in period_starts]
 
     async def get_consumption_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
-        return [forecast_load(s) for s in period_starts]
+        return [forecast_load(s) * self.period_minutes / 60 for s in period_starts]
 
     async def get_battery_soc(self) -> float:
         if not self.soc_available:
             raise DataUnavailableError("sensor.battery_soc", "unavailable")
         return self.soc_percent
 
-    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
+    period_minutes: int = 60
+
+    async def measure_period(self, hour_start: datetime) -> HourMeasurement | None:
         if self.measure_hook is not None:
             self.measure_hook(hour_start)
         key = hour_start.astimezone(UTC)
@@ -191,7 +193,7 @@ class SimulatedHome:
             return None
         return self.recorder.get(key)
 
-    async def reconstruct_hours(
+    async def reconstruct_periods(
         self, hour_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
         # Keyed by UTC start: the autumn day's two 02:00 hours are equal as local times.
@@ -203,7 +205,11 @@ class SimulatedHome:
         return found
 
     def run_hour(self, start: datetime, plan: OptimizationResult | None) -> HourMeasurement:
-        """Live through the hour at `start` following `plan` (idle where it has no period)."""
+        """Live through the period at `start` following `plan` (idle where it has no period).
+
+        The period is `period_minutes` long (an hour by default).
+        """
+        share = self.period_minutes / 60
         charge = discharge = 0.0
         index = plan.index_at(start) if plan is not None else None
         if plan is not None and index is not None:
@@ -216,8 +222,8 @@ class SimulatedHome:
         discharge = min(discharge, (energy - b.min_energy_kwh) * b.discharge_efficiency)
         charge, discharge = max(charge, 0.0), max(discharge, 0.0)
         after = energy + b.charge_efficiency * charge - discharge / b.discharge_efficiency
-        load = forecast_load(start) * self.load_factor
-        solar = forecast_solar(start)
+        load = forecast_load(start) * self.load_factor * share
+        solar = forecast_solar(start) * share
         net = load - solar + charge - discharge
         measured = HourMeasurement(
             start=start,

@@ -253,7 +253,7 @@ def test_compaction_refuses_totals_that_would_lose_an_event() -> None:
     total = builder.daily_total(DAY_401)
     assert total is not None
 
-    with pytest.raises(ValueError, match="counts 23 hours, but 24 are recorded"):
+    with pytest.raises(ValueError, match="counts 23 hours, but 24 have recorded periods"):
         history.compact([DailyTotal(**{**total.to_dict(), "day": DAY_401, "hours": 23})])
     assert len(history.get_day_events(DAY_401)) == 24
 

@@ -60,6 +60,7 @@ class World:
     # Most tests check the day-bounded scenarios of the design; the horizon through tomorrow
     # has its own tests.
     through_tomorrow: bool = False
+    period_minutes: int = 60
 
     def __post_init__(self) -> None:
         self.clock = FakeClock(local(self.day - ONE_DAY, 23, 55))
@@ -83,6 +84,7 @@ class World:
             tz=STOCKHOLM,
             optimize=recording,
             plan_through_tomorrow=self.through_tomorrow,
+            period_minutes=self.period_minutes,
         )
 
     async def restart(self, at: datetime) -> OptimizationResult:
@@ -553,9 +555,9 @@ async def test_new_settings_are_used_by_the_next_optimization_and_the_view() -> 
     assert world.manager.terminal_value_per_kwh == 0.0
 
 
-def test_only_hourly_periods_are_accepted() -> None:
+def test_only_periods_that_divide_an_hour_are_accepted() -> None:
     world = World(DAY)
-    with pytest.raises(ValueError, match="60-minute"):
+    with pytest.raises(ValueError, match="does not divide an hour"):
         SimpleBatterySystemManager(
             energy=world.home,
             controller=world.controller,
@@ -564,8 +566,10 @@ def test_only_hourly_periods_are_accepted() -> None:
             executor=world.executor,
             battery=BATTERY,
             tz=STOCKHOLM,
-            period_minutes=15,
+            period_minutes=45,
         )
+    with pytest.raises(ValueError, match="does not divide an hour"):
+        world.manager.period_minutes = 7
 
 
 async def test_a_forecast_of_the_wrong_length_is_missing_data_not_a_plan(

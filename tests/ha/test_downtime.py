@@ -130,7 +130,7 @@ async def test_hours_of_downtime_are_never_rebuilt_as_actual(
     async with _home_assistant(async_test_recorder, freezer, back) as hass:
         await _run(hass, freezer, back, starts[13] + timedelta(minutes=5), first)
         data = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
-        rebuilt = await data.reconstruct_hours(starts[7:13])
+        rebuilt = await data.reconstruct_periods(starts[7:13])
         # What the recorder compiled for the hours around the outage, trusted by bess before.
         compiled = await get_instance(hass).async_add_executor_job(
             statistics_during_period,

@@ -188,7 +188,7 @@ async def run_live_day(
         await hass.async_block_till_done()
         await async_wait_recording_done(hass)
         freezer.tick(timedelta(seconds=5))
-        result = await data.measure_hour(
+        result = await data.measure_period(
             dt_util.as_local(dt_util.as_utc(boundary) - timedelta(hours=1))
         )
         if boundary_index > 0:
@@ -213,7 +213,7 @@ async def test_restart_at_1430_rebuilds_hours_0_to_13_equal_to_live(
 
     freezer.move_to(starts[0] + timedelta(hours=14, minutes=30))
     restarted = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
-    rebuilt = await restarted.reconstruct_hours(starts)
+    rebuilt = await restarted.reconstruct_periods(starts)
 
     assert list(rebuilt) == starts
     for start in starts:
@@ -240,7 +240,7 @@ async def test_autumn_dst_day_rebuilds_both_2_oclock_hours(
     options = EnergySourceConfig.from_entry_options(OPTIONS)
 
     live = await run_live_day(hass, freezer, HomeAssistantEnergyData(hass, options), autumn)
-    rebuilt = await HomeAssistantEnergyData(hass, options).reconstruct_hours(starts)
+    rebuilt = await HomeAssistantEnergyData(hass, options).reconstruct_periods(starts)
 
     assert (starts[2].hour, starts[3].hour) == (2, 2)
     assert len(rebuilt) == 14
@@ -279,13 +279,13 @@ async def test_reset_without_history_counts_the_new_reading(hass: HomeAssistant)
     for flow, value in START_READING_KWH.items():
         set_meter(hass, flow, value)
     set_soc(hass, 40)
-    assert await data.measure_hour(start - timedelta(hours=1)) is None  # nothing before it
+    assert await data.measure_period(start - timedelta(hours=1)) is None  # nothing before it
 
     for flow, value in START_READING_KWH.items():
         set_meter(hass, flow, value + 0.5)
     set_meter(hass, "grid_import", 0.8)  # reset during the hour
     set_soc(hass, 45)
-    measured = await data.measure_hour(start)
+    measured = await data.measure_period(start)
 
     assert measured is not None
     assert measured.grid_imported == pytest.approx(0.8)
@@ -315,7 +315,7 @@ async def test_unavailable_meter_falls_back_to_recorder_statistics(
             set_meter(hass, "grid_export", "unavailable")
         await hass.async_block_till_done()
         await async_wait_recording_done(hass)
-        measured = await data.measure_hour(starts[index - 1])
+        measured = await data.measure_period(starts[index - 1])
         if index == 5:
             continue  # the first boundary only primes the snapshot
         assert measured is not None
@@ -343,7 +343,7 @@ async def test_first_hour_after_restart_is_measured_from_recorded_states(
     restarted = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
     freezer.tick(timedelta(seconds=3))
 
-    measured = await restarted.measure_hour(starts[12])
+    measured = await restarted.measure_period(starts[12])
 
     assert measured is not None
     assert measured.solar_generated == pytest.approx(SOLAR[12])
@@ -359,11 +359,11 @@ async def test_unavailable_meter_without_history_gives_no_hour(hass: HomeAssista
     for flow, value in START_READING_KWH.items():
         set_meter(hass, flow, value)
     set_soc(hass, 40)
-    await data.measure_hour(start - timedelta(hours=1))
+    await data.measure_period(start - timedelta(hours=1))
     set_meter(hass, "solar", "unavailable")
     set_soc(hass, 42)
 
-    assert await data.measure_hour(start) is None
+    assert await data.measure_period(start) is None
 
 
 async def test_snapshot_survives_a_restart(hass: HomeAssistant) -> None:
@@ -373,7 +373,7 @@ async def test_snapshot_survives_a_restart(hass: HomeAssistant) -> None:
     for flow, value in START_READING_KWH.items():
         set_meter(hass, flow, value)
     set_soc(hass, 30)
-    await before.measure_hour(start - timedelta(hours=1))
+    await before.measure_period(start - timedelta(hours=1))
     saved = before.snapshot_state()
 
     after = HomeAssistantEnergyData(hass, options)
@@ -381,7 +381,7 @@ async def test_snapshot_survives_a_restart(hass: HomeAssistant) -> None:
     set_meter(hass, "grid_import", START_READING_KWH["grid_import"] + 2.0)
     set_meter(hass, "battery_charge", START_READING_KWH["battery_charge"] + 1.9)
     set_soc(hass, 48)
-    measured = await after.measure_hour(start)
+    measured = await after.measure_period(start)
 
     assert measured is not None
     assert measured.grid_imported == pytest.approx(2.0)
@@ -398,10 +398,10 @@ async def test_consumption_sensor_in_wh_is_used_instead_of_the_balance(hass: Hom
         set_meter(hass, flow, value)
     hass.states.async_set("sensor.house_energy", "5000000", {"unit_of_measurement": "Wh"})
     set_soc(hass, 30)
-    await data.measure_hour(start - timedelta(hours=1))
+    await data.measure_period(start - timedelta(hours=1))
     hass.states.async_set("sensor.house_energy", "5000750", {"unit_of_measurement": "Wh"})
     set_meter(hass, "grid_import", START_READING_KWH["grid_import"] + 1.0)
-    measured = await data.measure_hour(start)
+    measured = await data.measure_period(start)
 
     assert measured is not None
     assert measured.home_consumed == pytest.approx(0.75)
@@ -536,7 +536,7 @@ async def test_unavailable_meter_keeps_the_hour_when_the_soc_is_not_recorded(
                 set_meter(hass, "grid_export", "unavailable")
             await hass.async_block_till_done()
             await async_wait_recording_done(hass)
-            measured = await data.measure_hour(starts[index - 1])
+            measured = await data.measure_period(starts[index - 1])
     assert measured is not None
     assert measured.grid_exported == pytest.approx(FLOWS["grid_export"][5])
     assert measured.battery_soc_start == pytest.approx(SOC_EDGES[5])
@@ -578,7 +578,7 @@ async def test_without_battery_meters_the_battery_flows_come_from_the_soc(
     set_meter(hass, "grid_import", 1000.0 + grid_import)
     set_soc(hass, soc_end)
 
-    measured = await data.measure_hour(start)
+    measured = await data.measure_period(start)
 
     assert measured is not None
     assert measured.battery_charged == pytest.approx(charged)

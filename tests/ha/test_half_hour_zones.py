@@ -167,7 +167,7 @@ async def test_restart_rebuilds_local_hours_from_5_minute_statistics(
     inside = within_run(hours)
 
     restarted = HomeAssistantEnergyData(hass, EnergySourceConfig.from_entry_options(OPTIONS))
-    rebuilt = await restarted.reconstruct_hours(hours)
+    rebuilt = await restarted.reconstruct_periods(hours)
 
     # No local hour starts on a UTC hour here; every one inside the run is rebuilt ...
     assert all(start.astimezone(UTC).minute in (15, 30) for start in hours)

@@ -173,5 +173,5 @@ async def test_stalled_boundaries_survive_a_restart(hass: HomeAssistant, home: H
     unaware = HomeAssistantEnergyData(hass, options)
     unaware.restore_snapshot(at_start)
 
-    assert await after.measure_hour(start) is None
-    assert (await unaware.measure_hour(start)).grid_imported == 1.0
+    assert await after.measure_period(start) is None
+    assert (await unaware.measure_period(start)).grid_imported == 1.0

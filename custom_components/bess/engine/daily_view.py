@@ -1,9 +1,12 @@
 """DailyViewBuilder (design §3.4, §6): every hour of one local day, actual then predicted.
 
-Hours before `current_hour` come from the HistoricalDataStore (measured flows, that hour's
-prices); the others from the latest schedule of the day that covers them. An hour with no
-record, or no covering plan, is `missing`: nothing is invented. Money is recalculated per hour
-with the one cost model (`cost.py`), and the totals are sums over the hours that have data.
+The day is built from its periods (an hour, or a quarter of one when bess plans at 15
+minutes). Periods before the one in progress come from the HistoricalDataStore (measured
+flows, that period's prices); the others from the latest schedule that covers them. An hour
+is the sum of its periods: `actual` when all of them were measured, `partial` when only some
+were (the figures are theirs alone), `missing` when none was, `predicted` from the hour in
+progress on. Nothing is invented: a period with no record and no covering plan adds nothing.
+Money is recalculated per period with the one cost model (`cost.py`); the totals are sums.
 
 A day older than the detailed history kept is compacted: its view has every hour `missing`
 (no hourly figures remain), `compacted` set, and the totals and `actual_hours` of its
@@ -12,7 +15,8 @@ A day older than the detailed history kept is compacted: its view has every hour
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
 import math
 
 from .cost import baseline_cost, grid_only_cost, period_cost
@@ -23,13 +27,14 @@ from .models import (
     DailyView,
     HourlyData,
     HourlyEvent,
+    HourSource,
     OptimizationResult,
     PeriodPlan,
 )
 from .optimizer import classify_intent
 from .ports import Clock
 from .schedules import ScheduleStore
-from .timeutil import day_hour_starts, hour_index
+from .timeutil import day_hour_starts, hour_index, period_start
 
 
 class DailyViewBuilder:
@@ -49,6 +54,8 @@ class DailyViewBuilder:
         self.battery = battery
         self._clock = clock
         self._tz = tz
+        # The period in progress is predicted, the ones before it actual.
+        self.period_minutes = 60
 
     def default_current_hour(self, day: date) -> int:
         """Return the hour in progress for today, n for a past day and 0 for a future one."""
@@ -60,61 +67,151 @@ class DailyViewBuilder:
     def build_daily_view(
         self, current_hour: int | None = None, day: date | None = None
     ) -> DailyView:
-        """Return the view of `day` (default today) with hours before `current_hour` actual."""
+        """Return the view of `day` (default today).
+
+        Periods before the one in progress are actual (with `current_hour`, those before that
+        hour); the others predicted.
+        """
         if day is None:
             day = self._clock.now().astimezone(self._tz).date()
-        if current_hour is None:
-            current_hour = self.default_current_hour(day)
         starts = day_hour_starts(day, self._tz)
-        if not 0 <= current_hour <= len(starts):
+        if current_hour is None:
+            cut = self._cut(day, starts)
+        elif 0 <= current_hour <= len(starts):
+            cut = starts[current_hour] if current_hour < len(starts) else _day_end(starts)
+        else:
             raise ValueError(f"current_hour {current_hour} outside 0…{len(starts)} for {day}")
-        compacted = self.history.get_daily_total(day)
-        if compacted is not None:
-            return _compacted_view(day, starts, compacted)
+        total = self.history.get_daily_total(day)
+        if total is not None:
+            return _compacted_view(day, starts, total)
 
+        cut_utc = cut.astimezone(UTC)
         hours: list[HourlyData] = []
+        periods: list[HourlyData] = []
         grid_only = 0.0
-        # A stored plan is parsed once per view, not once per hour it covers.
+        # A stored plan is parsed once per view, not once per period it covers.
         parsed: dict[int, OptimizationResult] = {}
-        for index, start in enumerate(starts):
-            if index < current_hour:
-                event = self.history.get_event_at(start)
-                if event is None:
-                    hours.append(HourlyData(hour=index, start=start, source="missing"))
-                    continue
-                hours.append(self._actual_hour(event, start))
+        ends = [*starts[1:], _day_end(starts)]
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            parts: list[HourlyData] = []
+            measured_minutes = 0
+            for event in self.history.events_between(start, min(end, cut, key=_utc)):
+                parts.append(self._actual_period(event, index))
+                measured_minutes += event.period_minutes
                 grid_only += grid_only_cost(event.buy_price, event.home_consumed)
-                continue
-            schedule = self.schedules.get_latest_covering(start)
-            planned = None
-            if schedule is not None:
-                if id(schedule) not in parsed:
-                    parsed[id(schedule)] = schedule.result
-                planned = _predicted_hour(parsed[id(schedule)], index, start)
-            if planned is None:
-                hours.append(HourlyData(hour=index, start=start, source="missing"))
-                continue
-            data, hour_grid_only = planned
-            hours.append(data)
-            grid_only += hour_grid_only
+            planned_from = max(start, cut, key=_utc)
+            planned: list[HourlyData] = []
+            if _utc(planned_from) < _utc(end):
+                found = self._planned_periods(planned_from, end, index, parsed)
+                if found is not None:
+                    planned, planned_grid_only = found
+                    grid_only += planned_grid_only
+            periods += self._with_gaps(index, start, end, parts + planned)
+            hours.append(
+                _hour(
+                    index,
+                    start,
+                    parts + planned,
+                    _source(start, end, cut_utc, measured_minutes, planned),
+                )
+            )
 
-        def total(source: str) -> float:
-            return sum(h.savings or 0.0 for h in hours if h.source == source)
+        def total_of(*sources: HourSource) -> float:
+            return sum(h.savings or 0.0 for h in hours if h.source in sources)
+
+        def count(source: HourSource) -> int:
+            return sum(1 for h in hours if h.source == source)
 
         return DailyView(
             date=day.isoformat(),
             hourly_data=tuple(hours),
             total_savings=sum(h.savings or 0.0 for h in hours),
-            actual_savings=total("actual"),
-            predicted_savings=total("predicted"),
+            actual_savings=total_of("actual", "partial"),
+            predicted_savings=total_of("predicted"),
             total_cost=sum(h.cost or 0.0 for h in hours),
             total_baseline_cost=sum(h.baseline_cost or 0.0 for h in hours),
             total_grid_only_cost=grid_only,
-            actual_hours=sum(1 for h in hours if h.source == "actual"),
-            predicted_hours=sum(1 for h in hours if h.source == "predicted"),
-            missing_hours=sum(1 for h in hours if h.source == "missing"),
+            actual_hours=count("actual"),
+            predicted_hours=count("predicted"),
+            missing_hours=count("missing"),
             data_sources=tuple(h.source for h in hours),
+            periods=tuple(periods),
+            partial_hours=count("partial"),
         )
+
+    def _with_gaps(
+        self, hour: int, start: datetime, end: datetime, known: list[HourlyData]
+    ) -> list[HourlyData]:
+        """Return the hour's periods in order, a `missing` one on the grid for each gap."""
+        step = timedelta(minutes=self.period_minutes)
+        result: list[HourlyData] = []
+        moment = _utc(start)
+
+        def fill(until: datetime) -> None:
+            nonlocal moment
+            while moment < until:
+                length = min(step, until - moment)
+                result.append(
+                    HourlyData(
+                        hour=hour,
+                        start=moment.astimezone(self._tz),
+                        source="missing",
+                        minutes=round(length.total_seconds() / 60),
+                    )
+                )
+                moment += length
+
+        for period in known:
+            fill(_utc(period.start))
+            result.append(period)
+            moment = _utc(period.start) + timedelta(minutes=period.minutes)
+        fill(_utc(end))
+        return result
+
+    def _cut(self, day: date, starts: Sequence[datetime]) -> datetime:
+        """Return where the actual part of `day` ends: the start of the period in progress."""
+        now = self._clock.now()
+        today = now.astimezone(self._tz).date()
+        if day < today:
+            return _day_end(starts)
+        if day > today:
+            return starts[0]
+        return period_start(now, self._tz, self.period_minutes)
+
+    def _planned_periods(
+        self,
+        start: datetime,
+        end: datetime,
+        hour: int,
+        parsed: dict[int, OptimizationResult],
+    ) -> tuple[list[HourlyData], float] | None:
+        """Return the planned periods that tile [start, end) and their grid-only cost, or None.
+
+        The latest plan covering each moment is used; a stretch no plan covers in whole is
+        not predicted.
+        """
+        found: list[HourlyData] = []
+        grid_only = 0.0
+        moment = start.astimezone(UTC)
+        finish = end.astimezone(UTC)
+        while moment < finish:
+            schedule = self.schedules.get_latest_covering(moment)
+            if schedule is None:
+                return None
+            if id(schedule) not in parsed:
+                parsed[id(schedule)] = schedule.result
+            result = parsed[id(schedule)]
+            position = result.index_at(moment)
+            if position is None or result.period_start(position).astimezone(UTC) != moment:
+                return None  # a plan on another grid: not predicted rather than split
+            period = result.periods[position]
+            begins = result.period_start(position).astimezone(self._tz)
+            found.append(_planned_period(period, begins, hour, result.period_minutes))
+            grid_only += grid_only_cost(period.buy_price, period.load_kwh)
+            moment += timedelta(minutes=result.period_minutes)
+        if moment != finish:
+            return None
+        return found, grid_only
 
     def daily_total(self, day: date) -> DailyTotal | None:
         """Return `day`'s recorded hours folded into totals, as its view shows them.
@@ -124,7 +221,7 @@ class DailyViewBuilder:
         of the day shows.
         """
         view = self.build_daily_view(current_hour=len(day_hour_starts(day, self._tz)), day=day)
-        actual = [h for h in view.hourly_data if h.source == "actual"]
+        actual = [h for h in view.hourly_data if h.source in ("actual", "partial")]
         if view.compacted or not actual:
             return None
 
@@ -146,17 +243,18 @@ class DailyViewBuilder:
             grid_only_cost=view.total_grid_only_cost,
         )
 
-    def _actual_hour(self, event: HourlyEvent, start: datetime) -> HourlyData:
-        """Return an hour as measured, priced with the one cost model and its own terms.
+    def _actual_period(self, event: HourlyEvent, hour: int) -> HourlyData:
+        """Return a period as measured, priced with the one cost model and its own terms.
 
-        The cycle cost and export limit are those in force when the hour was recorded (a
-        later change of the options does not re-price the past); older events without them
-        are priced with today's.
+        The cycle cost and export limit are those in force when it was recorded (a later
+        change of the options does not re-price the past); older events without them are
+        priced with today's.
         """
         if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
             cycle_cost, limit = self.battery.cycle_cost_per_kwh, self.battery.export_limit_kw
         else:
             cycle_cost, limit = event.cycle_cost_per_kwh, event.export_limit_kw
+        hours = event.period_minutes / 60.0
         cost = period_cost(
             event.buy_price,
             event.sell_price,
@@ -170,11 +268,11 @@ class DailyViewBuilder:
             event.sell_price,
             event.home_consumed,
             event.solar_generated,
-            export_cap=math.inf if limit is None else limit,  # kW over one hour
+            export_cap=math.inf if limit is None else limit * hours,  # kW over the period
         )
         return HourlyData(
-            hour=event.hour,
-            start=start,
+            hour=hour,
+            start=event.start.astimezone(self._tz),
             source="actual",
             solar_kwh=event.solar_generated,
             load_kwh=event.home_consumed,
@@ -182,7 +280,7 @@ class DailyViewBuilder:
             grid_export_kwh=event.grid_exported,
             battery_charge_kwh=event.battery_charged,
             battery_discharge_kwh=event.battery_discharged,
-            battery_action_kw=event.battery_charged - event.battery_discharged,
+            battery_action_kw=(event.battery_charged - event.battery_discharged) / hours,
             soc_start_percent=event.battery_soc_start,
             soc_end_percent=event.battery_soc_end,
             buy_price=event.buy_price,
@@ -196,7 +294,100 @@ class DailyViewBuilder:
                 event.home_consumed,
                 event.solar_generated,
             ),
+            minutes=event.period_minutes,
         )
+
+
+def _utc(moment: datetime) -> datetime:
+    """Return `moment` in UTC (local times of one zone compare by wall clock)."""
+    return moment.astimezone(UTC)
+
+
+def _day_end(starts: Sequence[datetime]) -> datetime:
+    """Return the end of the day whose hour starts are `starts`."""
+    return (starts[-1].astimezone(UTC) + timedelta(hours=1)).astimezone(starts[-1].tzinfo)
+
+
+def _source(
+    start: datetime, end: datetime, cut: datetime, measured_minutes: int, planned: list[HourlyData]
+) -> HourSource:
+    """Return what an hour is: measured all through, in part or not at all, or planned."""
+    if _utc(end) > cut:
+        # The hour in progress, or one to come: planned (what is measured of it counts too).
+        return "predicted" if planned else "missing"
+    full = round((_utc(end) - _utc(start)).total_seconds() / 60)
+    if measured_minutes >= full:
+        return "actual"
+    return "partial" if measured_minutes else "missing"
+
+
+def _planned_period(period: PeriodPlan, start: datetime, hour: int, minutes: int) -> HourlyData:
+    """Return one planned period as the view shows it."""
+    return HourlyData(
+        hour=hour,
+        start=start,
+        source="predicted",
+        solar_kwh=period.solar_kwh,
+        load_kwh=period.load_kwh,
+        grid_import_kwh=period.grid_import_kwh,
+        grid_export_kwh=period.grid_export_kwh,
+        battery_charge_kwh=period.charge_kwh,
+        battery_discharge_kwh=period.discharge_kwh,
+        battery_action_kw=period.battery_action_kw,
+        soc_start_percent=period.soc_start_percent,
+        soc_end_percent=period.soc_end_percent,
+        buy_price=period.buy_price,
+        sell_price=period.sell_price,
+        cost=period.cost,
+        baseline_cost=period.baseline_cost,
+        savings=period.savings,
+        intent=period.intent,
+        minutes=minutes,
+    )
+
+
+def _hour(index: int, start: datetime, parts: list[HourlyData], source: HourSource) -> HourlyData:
+    """Return an hour as the sum of its periods (prices weighted by time); empty when missing."""
+    if source == "missing" or not parts:
+        return HourlyData(hour=index, start=start, source="missing")
+    if len(parts) == 1 and parts[0].minutes == 60:
+        part = parts[0]
+        return HourlyData(**{**{f: getattr(part, f) for f in _FIELDS}, "source": source})
+
+    def add(name: str) -> float:
+        return float(sum(getattr(p, name) or 0.0 for p in parts))
+
+    minutes = sum(p.minutes for p in parts)
+    charge, discharge = add("battery_charge_kwh"), add("battery_discharge_kwh")
+    load, solar = add("load_kwh"), add("solar_kwh")
+
+    def mean_price(name: str) -> float:
+        return sum((getattr(p, name) or 0.0) * p.minutes for p in parts) / minutes
+
+    return HourlyData(
+        hour=index,
+        start=start,
+        source=source,
+        solar_kwh=solar,
+        load_kwh=load,
+        grid_import_kwh=add("grid_import_kwh"),
+        grid_export_kwh=add("grid_export_kwh"),
+        battery_charge_kwh=charge,
+        battery_discharge_kwh=discharge,
+        battery_action_kw=(charge - discharge) / (minutes / 60.0),
+        soc_start_percent=parts[0].soc_start_percent,
+        soc_end_percent=parts[-1].soc_end_percent,
+        buy_price=mean_price("buy_price"),
+        sell_price=mean_price("sell_price"),
+        cost=add("cost"),
+        baseline_cost=add("baseline_cost"),
+        savings=add("savings"),
+        intent=classify_intent(charge, discharge, load, solar),
+        minutes=minutes,
+    )
+
+
+_FIELDS = tuple(HourlyData.__dataclass_fields__)
 
 
 def _compacted_view(day: date, starts: list[datetime], total: DailyTotal) -> DailyView:
@@ -219,52 +410,3 @@ def _compacted_view(day: date, starts: list[datetime], total: DailyTotal) -> Dai
         data_sources=tuple(h.source for h in hours),
         compacted=True,
     )
-
-
-def _predicted_hour(
-    result: OptimizationResult, index: int, start: datetime
-) -> tuple[HourlyData, float] | None:
-    """Return the plan's hour starting at `start` and its grid-only cost, or None if not covered.
-
-    Plans with periods shorter than an hour are summed over the hour (prices averaged); an
-    hour the plan covers only in part is not predicted.
-    """
-    first = result.index_at(start)
-    if first is None or result.period_start(first).astimezone(UTC) != start.astimezone(UTC):
-        return None
-    if 60 % result.period_minutes != 0:
-        return None
-    count = 60 // result.period_minutes
-    if first + count > len(result.periods):
-        return None
-    periods: tuple[PeriodPlan, ...] = result.periods[first : first + count]
-
-    def add(values: list[float]) -> float:
-        return float(sum(values))
-
-    charge = add([p.charge_kwh for p in periods])
-    discharge = add([p.discharge_kwh for p in periods])
-    load = add([p.load_kwh for p in periods])
-    solar = add([p.solar_kwh for p in periods])
-    data = HourlyData(
-        hour=index,
-        start=start,
-        source="predicted",
-        solar_kwh=solar,
-        load_kwh=load,
-        grid_import_kwh=add([p.grid_import_kwh for p in periods]),
-        grid_export_kwh=add([p.grid_export_kwh for p in periods]),
-        battery_charge_kwh=charge,
-        battery_discharge_kwh=discharge,
-        battery_action_kw=charge - discharge,
-        soc_start_percent=periods[0].soc_start_percent,
-        soc_end_percent=periods[-1].soc_end_percent,
-        buy_price=add([p.buy_price for p in periods]) / count,
-        sell_price=add([p.sell_price for p in periods]) / count,
-        cost=add([p.cost for p in periods]),
-        baseline_cost=add([p.baseline_cost for p in periods]),
-        savings=add([p.savings for p in periods]),
-        intent=periods[0].intent if count == 1 else classify_intent(charge, discharge, load, solar),
-    )
-    hour_grid_only = add([grid_only_cost(p.buy_price, p.load_kwh) for p in periods])
-    return data, hour_grid_only

@@ -1,8 +1,11 @@
-"""HistoricalDataStore (design §3.2): what really happened, one immutable event per hour.
+"""HistoricalDataStore (design §3.2): what really happened, one immutable event per period.
 
-Events are keyed by the UTC start of their hour, so the doubled 02:00 hour of the autumn DST
-day is two distinct entries. The store is append-only: an hour, once recorded, never changes and
-is never dropped while it is within the detailed history kept. A day older than that is
+An event covers one period of the planning resolution (an hour, or a quarter of one); periods
+of different lengths may follow each other (a store of hourly events from before bess planned
+at 15 minutes) but never overlap. Events are keyed by the UTC start of their period, so the
+doubled 02:00 hour of the autumn DST day is two distinct entries. The store is append-only:
+a period, once recorded, never changes and is never dropped while it is within the detailed
+history kept. A day older than that is
 compacted: its events are replaced by one immutable `DailyTotal` holding every figure a report
 of the day needs, and the day can never be recorded again.
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from .encoding import json_array_text, json_text
@@ -47,12 +50,18 @@ class DayCompactedError(Exception):
         self.day = day
 
 
+def _end(event: HourlyEvent) -> datetime:
+    """Return the end of an event's period, in UTC."""
+    return event.start.astimezone(UTC) + timedelta(minutes=event.period_minutes)
+
+
 def _same_measurement(a: HourlyEvent, b: HourlyEvent) -> bool:
     """Return whether two events describe the same hour identically (recording time aside)."""
     # In UTC: an ambiguous local time (the autumn 02:00 hours) never equals a time in
     # another zone, so a restored (UTC) event would otherwise differ from its live twin.
     same_start = a.start.astimezone(UTC) == b.start.astimezone(UTC)
-    return same_start and a.hour == b.hour and _payload(a) == _payload(b)
+    same_period = same_start and a.period_minutes == b.period_minutes
+    return same_period and a.hour == b.hour and _payload(a) == _payload(b)
 
 
 def _payload(event: HourlyEvent) -> tuple[float, ...]:
@@ -98,11 +107,14 @@ class HistoricalDataStore:
         """
         start_utc = event.start.astimezone(UTC)
         day = event.start.astimezone(self._tz).date()
-        # The day's hours are whole hours from local midnight in absolute time (see
-        # `day_hour_starts`); checked without building the day's list, once per event loaded.
+        # The day's periods are whole periods from local midnight in absolute time (see
+        # `day_period_starts`); checked without building the day's list, once per event loaded.
         elapsed = (start_utc - local_midnight(day, self._tz).astimezone(UTC)).total_seconds()
-        if elapsed % 3600:
-            raise ValueError(f"event start {event.start.isoformat()} is not the start of an hour")
+        if elapsed % (60 * event.period_minutes):
+            raise ValueError(
+                f"event start {event.start.isoformat()} is not the start of a "
+                f"{event.period_minutes}-minute period"
+            )
         index = int(elapsed // 3600)
         if index != event.hour:
             raise ValueError(
@@ -116,8 +128,16 @@ class HistoricalDataStore:
             if _same_measurement(existing, event):
                 return False
             raise HistoryConflictError(existing, event)
-        self._events[start_utc] = event
         position = bisect.bisect_left(self._order, start_utc)
+        # Periods never overlap: an hour recorded whole is not recorded again by quarters.
+        end_utc = start_utc + timedelta(minutes=event.period_minutes)
+        if position > 0:
+            before = self._events[self._order[position - 1]]
+            if _end(before) > start_utc:
+                raise HistoryConflictError(before, event)
+        if position < len(self._order) and self._order[position] < end_utc:
+            raise HistoryConflictError(self._events[self._order[position]], event)
+        self._events[start_utc] = event
         self._order.insert(position, start_utc)
         self._event_texts.insert(position, json_text(event.to_dict()))
         self._text = None
@@ -139,15 +159,37 @@ class HistoricalDataStore:
             return None
         return self._events.get(starts[hour].astimezone(UTC))
 
-    def get_event_at(self, hour_start: datetime) -> HourlyEvent | None:
-        """Return the event of the hour starting at `hour_start`, or None."""
-        return self._events.get(hour_start.astimezone(UTC))
+    def get_event_at(self, start: datetime) -> HourlyEvent | None:
+        """Return the event of the period starting at `start`, or None."""
+        return self._events.get(start.astimezone(UTC))
+
+    def events_between(self, start: datetime, end: datetime) -> list[HourlyEvent]:
+        """Return the events whose periods start in [start, end), in time order."""
+        lo = bisect.bisect_left(self._order, start.astimezone(UTC))
+        hi = bisect.bisect_left(self._order, end.astimezone(UTC))
+        return [self._events[key] for key in self._order[lo:hi]]
+
+    def is_recorded(self, start: datetime, end: datetime) -> bool:
+        """Return whether [start, end) is covered by recorded periods from end to end."""
+        reached = start.astimezone(UTC)
+        position = bisect.bisect_right(self._order, reached)
+        if position > 0 and _end(self._events[self._order[position - 1]]) > reached:
+            reached = _end(self._events[self._order[position - 1]])
+        finish = end.astimezone(UTC)
+        while reached < finish and position < len(self._order):
+            key = self._order[position]
+            if key > reached:
+                return False
+            reached = max(reached, _end(self._events[key]))
+            position += 1
+        return reached >= finish
 
     def get_day_events(self, day: date | None = None) -> list[HourlyEvent]:
         """Return the recorded events of `day` (default today) in time order."""
-        starts = day_hour_starts(day or self._today(), self._tz)
-        found = (self._events.get(start.astimezone(UTC)) for start in starts)
-        return [event for event in found if event is not None]
+        day = day or self._today()
+        return self.events_between(
+            local_midnight(day, self._tz), local_midnight(day + timedelta(days=1), self._tz)
+        )
 
     def __len__(self) -> int:
         """Return how many hours are recorded in detail in all."""
@@ -179,15 +221,13 @@ class HistoricalDataStore:
         for total in totals:
             if total.day in self._totals or total.day in planned:
                 raise ValueError(f"{total.day.isoformat()} is compacted already")
-            keys = [
-                start.astimezone(UTC)
-                for start in day_hour_starts(total.day, self._tz)
-                if start.astimezone(UTC) in self._events
-            ]
-            if len(keys) != total.hours:
+            events = self.get_day_events(total.day)
+            keys = [event.start.astimezone(UTC) for event in events]
+            hours = len({event.hour for event in events})
+            if hours != total.hours:
                 raise ValueError(
                     f"the total of {total.day.isoformat()} counts {total.hours} hours, "
-                    f"but {len(keys)} are recorded"
+                    f"but {hours} have recorded periods"
                 )
             planned[total.day] = (total, keys)
         for day, (total, keys) in planned.items():

@@ -30,6 +30,7 @@ from .daily_view import DailyViewBuilder
 from .engine import OptimizationEngine
 from .history import DayCompactedError, HistoricalDataStore, HistoryConflictError
 from .models import (
+    PERIOD_LENGTHS,
     BatterySettings,
     DailyView,
     HourlyEvent,
@@ -52,14 +53,20 @@ from .ports import (
 )
 from .schedules import DEFAULT_KEEP_DAYS, ScheduleStore
 from .terminal import default_terminal_value
-from .timeutil import day_hour_starts, hour_index, hour_start, local_midnight
+from .timeutil import (
+    day_hour_starts,
+    day_period_starts,
+    hour_index,
+    local_midnight,
+    period_start,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_FORMAT_VERSION = 1
 # Days of hourly detail kept: more than a year, so a year's report compares like with like.
 DEFAULT_KEEP_HISTORY_DAYS = 400
-PERIOD_MINUTES = 60  # the manager plans in clock hours, the unit of HourlyEvent
+PERIOD_MINUTES = 60  # the default planning period; the market's resolution is set instead
 
 type Optimizer = Callable[[OptimizationInput], OptimizationResult]
 
@@ -107,9 +114,8 @@ class SimpleBatterySystemManager:
         plan_through_tomorrow: bool = True,
     ) -> None:
         """Wire the manager to its ports; the stores start empty until `async_load`."""
-        if period_minutes != PERIOD_MINUTES:
-            # History, daily view and the hourly trigger are per clock hour.
-            raise ValueError(f"the manager plans in {PERIOD_MINUTES}-minute periods")
+        if period_minutes not in PERIOD_LENGTHS:
+            raise ValueError(f"a period of {period_minutes} minutes does not divide an hour")
         if keep_history_days < 2:
             # Yesterday's hours are still recorded after midnight (a restart at 00:30).
             raise ValueError("keep_history_days must be >= 2")
@@ -130,6 +136,8 @@ class SimpleBatterySystemManager:
         self._keep_schedule_days = keep_schedule_days
         self.schedules = ScheduleStore(clock, tz, keep_schedule_days)
         self.daily_view_builder = DailyViewBuilder(self.history, self.schedules, clock, tz, battery)
+        self._period_minutes = PERIOD_MINUTES
+        self.period_minutes = period_minutes
         # One scenario at a time: the hourly update and a restart must not interleave their
         # record → optimize → store → apply steps.
         self._lock = asyncio.Lock()
@@ -150,6 +158,24 @@ class SimpleBatterySystemManager:
     def terminal_value_per_kwh(self) -> float | None:
         """Return what a kWh left in the battery at the end of the horizon is worth."""
         return self._terminal_value_per_kwh
+
+    @property
+    def period_minutes(self) -> int:
+        """Return the length of the periods bess plans, controls and records in."""
+        return self._period_minutes
+
+    @period_minutes.setter
+    def period_minutes(self, minutes: int) -> None:
+        """Plan, control and record in periods of `minutes` from the next scenario on.
+
+        The energy source reads and measures at the same resolution. Recorded periods and
+        stored plans keep theirs: the daily view sums any of them into hours.
+        """
+        if minutes not in PERIOD_LENGTHS:
+            raise ValueError(f"a period of {minutes} minutes does not divide an hour")
+        self._period_minutes = minutes
+        self.daily_view_builder.period_minutes = minutes
+        self._energy.period_minutes = minutes
 
     def update_settings(
         self,
@@ -357,7 +383,7 @@ class SimpleBatterySystemManager:
                     # from the real SOC. Stop waiting; never look for the day after instead.
                     self._waiting_for = None
                     return None
-            starts = day_hour_starts(day, self._tz)
+            starts = day_period_starts(day, self._tz, self._period_minutes)
             try:
                 prices = await self._energy.get_prices(starts)
             except DataUnavailableError as err:
@@ -384,113 +410,135 @@ class SimpleBatterySystemManager:
     async def update_hourly_schedule(
         self, completed_hour: int | None = None, day: date | None = None
     ) -> OptimizationResult:
-        """Record the completed hour, then re-plan the rest of the day (design §5.2).
+        """Record the completed period, then re-plan from the period now starting (§5.2).
 
-        `completed_hour` is an index within `day`; `day` defaults to the day of the hour that
-        ended last (at 00:00 that is yesterday), and with neither given the hour that ended
-        last is the completed one (exact on DST days). After the last hour of a day the
-        whole next day is planned.
+        The design's hourly update, run at every period boundary. With neither argument the
+        period that ended last is the completed one (exact on DST days). `completed_hour`
+        (an index within `day`; `day` defaults to the day of the period that ended last)
+        names an hour instead: its last period is the completed one. The plan runs from the
+        next period to the end of its day, or of the day after once its prices are out.
         """
         async with self._lock, self._errors_recorded():
             now = self._clock.now()
-            # In UTC: one hour back on the local wall clock is wrong around a DST change.
-            last_start = hour_start(now, self._tz).astimezone(UTC) - timedelta(hours=1)
-            last_day, last_index = hour_index(last_start, self._tz)
+            minutes = self._period_minutes
+            length = timedelta(minutes=minutes)
+            # In UTC: one period back on the local wall clock is wrong around a DST change.
+            current = period_start(now, self._tz, minutes).astimezone(UTC)
+            last_day = (current - length).astimezone(self._tz).date()
             if day is None:
                 day = last_day
             if completed_hour is None:
                 if day != last_day:
                     raise ValueError("give completed_hour when day is not the last hour's day")
-                completed_hour = last_index
-            day_starts = day_hour_starts(day, self._tz)
-            if not 0 <= completed_hour < len(day_starts):
-                raise ValueError(f"{day} has no hour {completed_hour}")
+            else:
+                hours = day_hour_starts(day, self._tz)
+                if not 0 <= completed_hour < len(hours):
+                    raise ValueError(f"{day} has no hour {completed_hour}")
+                current = hours[completed_hour].astimezone(UTC) + timedelta(hours=1)
+            completed = (current - length).astimezone(self._tz)
 
-            await self._record_hours(now, [day_starts[completed_hour]], live=True)
-            # Any hour a missed trigger, a stall or a restart left unrecorded, back to the
+            await self._record_periods(now, [completed], live=True)
+            # Any period a missed trigger, a stall or a restart left unrecorded, back to the
             # start of yesterday, once the recorder has it.
-            await self._record_hours(
-                now, self._hours_since_yesterday(day_starts[completed_hour]), live=False
-            )
+            await self._record_periods(now, self._periods_since_yesterday(completed), live=False)
 
             soc = await self._energy.get_battery_soc()
-            next_hour = completed_hour + 1
-            if next_hour == len(day_starts):
-                day, next_hour = day + timedelta(days=1), 0
-                day_starts = day_hour_starts(day, self._tz)
-            starts, prices = await self._horizon(day_starts[next_hour:], day)
-            result = await self._plan(
-                "hourly", now, starts=starts, first_hour=next_hour, prices=prices, soc_percent=soc
+            result = await self._plan_from(
+                "hourly", now, current.astimezone(self._tz), soc_percent=soc
             )
             await self._apply(result, now)
             return result
 
     async def restart_and_reconstruct(self, current_hour: int | None = None) -> OptimizationResult:
-        """Rebuild today's unrecorded hours, then re-plan from the hour in progress (§5.3).
+        """Rebuild the unrecorded periods since yesterday, then re-plan from now (§5.3).
 
-        `current_hour` (default: the clock's) is the index of the hour in progress today;
-        hours before it that have no event are reconstructed, recorded ones are kept as they
-        are.
+        `current_hour` (default: the clock's period) is the index of the hour today to plan
+        from; periods before it that have no event are reconstructed, recorded ones are kept
+        as they are.
         """
         async with self._lock, self._errors_recorded():
             now = self._clock.now()
-            day, now_hour = hour_index(now, self._tz)
+            day = now.astimezone(self._tz).date()
             if current_hour is None:
-                current_hour = now_hour
-            day_starts = day_hour_starts(day, self._tz)
-            if not 0 <= current_hour < len(day_starts):
-                raise ValueError(f"{day} has no hour {current_hour}")
+                current = period_start(now, self._tz, self._period_minutes)
+            else:
+                hours = day_hour_starts(day, self._tz)
+                if not 0 <= current_hour < len(hours):
+                    raise ValueError(f"{day} has no hour {current_hour}")
+                current = hours[current_hour]
 
-            # Today's hours before now, and yesterday's (a restart at 00:30 must not lose
+            # Today's periods before now, and yesterday's (a restart at 00:30 must not lose
             # 22:00 and 23:00).
-            await self._record_hours(
-                now, self._hours_since_yesterday(day_starts[current_hour]), live=False
-            )
+            await self._record_periods(now, self._periods_since_yesterday(current), live=False)
 
             soc = await self._energy.get_battery_soc()
-            starts, prices = await self._horizon(day_starts[current_hour:], day)
-            result = await self._plan(
-                "restart",
-                now,
-                starts=starts,
-                first_hour=current_hour,
-                prices=prices,
-                soc_percent=soc,
-            )
+            result = await self._plan_from("restart", now, current, soc_percent=soc)
             await self._apply(result, now)
             return result
 
     # ---------------------------------------------------------------------------- helpers
 
-    def _hours_since_yesterday(self, until: datetime) -> list[datetime]:
-        """Return the hour starts from the start of yesterday up to (not including) `until`."""
+    async def _plan_from(
+        self, scenario: Scenario, now: datetime, first: datetime, *, soc_percent: float
+    ) -> OptimizationResult:
+        """Plan from the period starting at `first` to the end of its day (or the next)."""
+        day = first.astimezone(self._tz).date()
+        starts = [
+            start
+            for start in day_period_starts(day, self._tz, self._period_minutes)
+            if start.astimezone(UTC) >= first.astimezone(UTC)
+        ]
+        starts, prices = await self._horizon(starts, day)
+        _, first_hour = hour_index(first, self._tz)
+        return await self._plan(
+            scenario,
+            now,
+            starts=starts,
+            first_hour=first_hour,
+            prices=prices,
+            soc_percent=soc_percent,
+        )
+
+    def _periods_since_yesterday(self, until: datetime) -> list[datetime]:
+        """Return the period starts from the start of yesterday up to (not including) `until`."""
         today = self._clock.now().astimezone(self._tz).date()
         end = until.astimezone(UTC)
         return [
             start
             for day in (today - timedelta(days=1), today)
-            for start in day_hour_starts(day, self._tz)
+            for start in day_period_starts(day, self._tz, self._period_minutes)
             if start.astimezone(UTC) < end
         ]
 
-    async def _record_hours(self, now: datetime, starts: Sequence[datetime], *, live: bool) -> None:
-        """Measure (live) or reconstruct the unrecorded hours among `starts`, record and save."""
+    async def _record_periods(
+        self, now: datetime, starts: Sequence[datetime], *, live: bool
+    ) -> None:
+        """Measure (live) or reconstruct the unrecorded periods among `starts`, record, save.
+
+        A period already covered by what is recorded (an hour recorded whole before bess
+        planned in quarters, say) is not measured again.
+        """
+        length = timedelta(minutes=self._period_minutes)
         # Keyed by UTC start: the two 02:00 hours of the autumn day are equal as local times.
+        # In UTC: a local time plus a timedelta is wall-clock arithmetic, which drops the
+        # fold of the autumn day's second 02:00 hour.
+        spans = [(start, start.astimezone(UTC), start.astimezone(UTC) + length) for start in starts]
         wanted = {
-            start.astimezone(UTC): start
-            for start in starts
-            if self.history.get_event_at(start) is None
+            begin: start
+            for start, begin, end in spans
+            if not self.history.events_between(begin, end)
+            and not self.history.is_recorded(begin, end)
         }
         if not wanted:
             return
         measurements: dict[datetime, HourMeasurement] = {}
         if live:
             for key, start in wanted.items():
-                measured = await self._energy.measure_hour(start)
+                measured = await self._energy.measure_period(start)
                 if measured is not None:
                     measurements[key] = measured
         else:
-            rebuilt = await self._energy.reconstruct_hours(list(wanted.values()))
+            rebuilt = await self._energy.reconstruct_periods(list(wanted.values()))
             measurements = {
                 moment.astimezone(UTC): measured
                 for moment, measured in rebuilt.items()
@@ -498,11 +546,11 @@ class SimpleBatterySystemManager:
             }
         lost = [start for key, start in wanted.items() if key not in measurements]
         if lost:
-            # A live hour that cannot be measured is worth a warning; hours before the
+            # A live period that cannot be measured is worth a warning; periods before the
             # install (or a long outage) that the recorder does not know are expected.
             _LOGGER.log(
                 logging.WARNING if live else logging.DEBUG,
-                "%s hour(s) from %s cannot be measured; they stay missing",
+                "%s period(s) from %s cannot be measured; they stay missing",
                 len(lost),
                 lost[0].isoformat(),
             )
@@ -516,7 +564,7 @@ class SimpleBatterySystemManager:
             if price is None:
                 _LOGGER.log(
                     logging.WARNING if live else logging.DEBUG,
-                    "No price known for the hour starting %s; it stays missing",
+                    "No price known for the period starting %s; it stays missing",
                     start,
                 )
                 continue
@@ -524,13 +572,13 @@ class SimpleBatterySystemManager:
                 event = self._event(now, start, measurements[key], price)
             except ValueError as err:
                 # Never recorded: a fact holds finite numbers only (a nan reading, say).
-                _LOGGER.warning("The hour starting %s stays missing: %s", start, err)
+                _LOGGER.warning("The period starting %s stays missing: %s", start, err)
                 continue
             try:
                 changed |= self.history.record_event(event)
             except (HistoryConflictError, DayCompactedError) as err:
-                # The first record of an hour stands; a differing second one is reported, and
-                # the scenario goes on.
+                # The first record of a period stands; a differing second one is reported,
+                # and the scenario goes on.
                 _LOGGER.warning("%s; keeping the recorded data", err)
         if changed:
             self._save_soon()
@@ -538,7 +586,7 @@ class SimpleBatterySystemManager:
     def _event(
         self, now: datetime, start: datetime, measured: HourMeasurement, price: tuple[float, float]
     ) -> HourlyEvent:
-        """Return the event of one measured hour at `price` (buy, sell)."""
+        """Return the event of one measured period at `price` (buy, sell)."""
         _, index = hour_index(start, self._tz)
         return HourlyEvent(
             hour=index,
@@ -556,6 +604,7 @@ class SimpleBatterySystemManager:
             sell_price=price[1],
             cycle_cost_per_kwh=self._battery.cycle_cost_per_kwh,
             export_limit_kw=self._battery.export_limit_kw,
+            period_minutes=self._period_minutes,
         )
 
     async def _hour_prices(self, starts: list[datetime]) -> dict[datetime, tuple[float, float]]:
@@ -589,7 +638,9 @@ class SimpleBatterySystemManager:
         `plan_through_tomorrow` is on), else to the end of `day`.
         """
         if self._plan_through_tomorrow:
-            through = starts + day_hour_starts(day + timedelta(days=1), self._tz)
+            through = starts + day_period_starts(
+                day + timedelta(days=1), self._tz, self._period_minutes
+            )
             try:
                 series = await self._energy.get_prices(through)
             except DataUnavailableError:
@@ -660,7 +711,7 @@ class SimpleBatterySystemManager:
         initial = soc_percent
         inputs = OptimizationInput(
             start=starts[0],
-            period_minutes=PERIOD_MINUTES,
+            period_minutes=self._period_minutes,
             buy=tuple(float(v) for v in prices.buy),
             sell=tuple(float(v) for v in prices.sell),
             load=tuple(float(v) for v in load),

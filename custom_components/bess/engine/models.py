@@ -24,7 +24,11 @@ class Intent(StrEnum):
 
 
 Scenario = Literal["tomorrow", "hourly", "restart", "manual"]
-HourSource = Literal["actual", "predicted", "missing"]
+# A past hour is `actual` when every period of it was measured, `partial` when only some were
+# (its figures are those periods' alone, never filled in) and `missing` when none was.
+HourSource = Literal["actual", "partial", "predicted", "missing"]
+# Period lengths bess plans and records in: each divides an hour.
+PERIOD_LENGTHS = (5, 10, 15, 20, 30, 60)
 
 
 def to_iso(moment: datetime) -> str:
@@ -291,9 +295,11 @@ _EVENT_NUMBERS = (
 
 @dataclass(frozen=True, slots=True)
 class HourlyEvent:
-    """What really happened in one hour (design §3.2), plus its start and prices.
+    """What really happened in one period (design §3.2), plus its start and prices.
 
-    `hour` is the index of the hour within its local day (0 … n-1; n is 23, 24 or 25),
+    The design's hourly event, for a period of `period_minutes` (60: an hour, as every event
+    recorded before bess planned at the market's resolution). `hour` is the index of the
+    local hour that contains it within its local day (0 … n-1; n is 23, 24 or 25),
     `start` the hour's start, `timestamp` when it was recorded.
     """
 
@@ -314,9 +320,14 @@ class HourlyEvent:
     # (None in events recorded before they were kept: today's settings are used for those).
     cycle_cost_per_kwh: float | None = None
     export_limit_kw: float | None = None
+    period_minutes: int = 60
 
     def __post_init__(self) -> None:
         """Refuse a fact that is not one: a value that is not a finite number, a SOC off 0–100."""
+        if self.period_minutes not in PERIOD_LENGTHS or isinstance(self.period_minutes, bool):
+            raise ValueError(
+                f"period_minutes is {self.period_minutes!r}, not one of {PERIOD_LENGTHS}"
+            )
         for name in _EVENT_NUMBERS:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value):
@@ -448,7 +459,7 @@ class StoredSchedule:
 
 @dataclass(frozen=True, slots=True)
 class HourlyData:
-    """One hour of the daily view: measured (actual), planned (predicted) or missing."""
+    """One hour (or one period) of the daily view: measured, planned or missing."""
 
     hour: int
     start: datetime
@@ -468,6 +479,7 @@ class HourlyData:
     baseline_cost: float | None = None
     savings: float | None = None
     intent: Intent | None = None
+    minutes: int = 60  # the length it covers: an hour, or a period of the plan or record
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize to JSON-able data."""
@@ -496,12 +508,17 @@ class DailyView:
     # The day is older than the detailed history kept: its hours carry no figures (each is
     # `missing`), and the totals and `actual_hours` come from its DailyTotal.
     compacted: bool = False
+    # The day at the resolution it was planned and recorded in (periods of 15 minutes, say).
+    periods: tuple[HourlyData, ...] = ()
+    partial_hours: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, resolution: Literal["hour", "period"] = "hour") -> dict[str, Any]:
         """Serialize to JSON-able data (service responses, diagnostics)."""
+        rows = self.periods if resolution == "period" else self.hourly_data
         return {
             "date": self.date,
-            "hours": [h.to_dict() for h in self.hourly_data],
+            "resolution": resolution,
+            "hours" if resolution == "hour" else "periods": [h.to_dict() for h in rows],
             "total_savings": self.total_savings,
             "actual_savings": self.actual_savings,
             "predicted_savings": self.predicted_savings,
@@ -511,6 +528,7 @@ class DailyView:
             "actual_hours": self.actual_hours,
             "predicted_hours": self.predicted_hours,
             "missing_hours": self.missing_hours,
+            "partial_hours": self.partial_hours,
             "data_sources": list(self.data_sources),
             "compacted": self.compacted,
         }

@@ -34,7 +34,7 @@ class PriceSeries:
 
 @dataclass(frozen=True, slots=True)
 class HourMeasurement:
-    """Measured flows of one completed hour (kWh) and the SOC at its ends (%)."""
+    """Measured flows of one completed period (kWh) and the SOC at its ends (%)."""
 
     start: datetime
     battery_soc_start: float
@@ -56,7 +56,13 @@ class Clock(Protocol):
 
 
 class EnergyData(Protocol):
-    """Readings and forecasts (design §4.1, the simplified EnergyManager)."""
+    """Readings and forecasts (design §4.1, the simplified EnergyManager).
+
+    Every series is per period of `period_minutes`, which the manager sets to its own
+    planning period (15 for quarter-hourly prices, 60 for hourly ones).
+    """
+
+    period_minutes: int
 
     async def get_prices(self, period_starts: Sequence[datetime]) -> PriceSeries | None:
         """Return prices for these periods, or None when they are not (all) published yet."""
@@ -74,16 +80,16 @@ class EnergyData(Protocol):
         """Return the battery SOC now (%); raise DataUnavailableError when unknown."""
         ...
 
-    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
-        """Return the just-completed hour measured live, or None when it cannot be measured."""
+    async def measure_period(self, period_start: datetime) -> HourMeasurement | None:
+        """Return the just-completed period measured live, or None when it cannot be."""
         ...
 
-    async def reconstruct_hours(
-        self, hour_starts: Sequence[datetime]
+    async def reconstruct_periods(
+        self, period_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
-        """Rebuild past hours from stored history; hours that cannot be rebuilt are left out.
+        """Rebuild past periods from stored history; those that cannot be are left out.
 
-        Key the result by each hour's start in UTC: the autumn day's two 02:00 hours are
+        Key the result by each period's start in UTC: the autumn day's two 02:00 hours are
         equal (and hash alike) as local datetimes, so a dict keyed by them keeps only one.
         """
         ...

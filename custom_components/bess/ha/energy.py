@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 import logging
 import math
 from typing import Any
@@ -54,7 +54,6 @@ from .prices import PriceFormula, PriceSource
 
 _LOGGER = logging.getLogger(__name__)
 
-HOUR = timedelta(hours=1)
 # Flow names, in the order of HourMeasurement's fields.
 SOLAR = "solar"
 GRID_IMPORT = "grid_import"
@@ -303,6 +302,7 @@ class HomeAssistantEnergyData:
             fallback_kwh_per_hour=config.fallback_consumption_kwh,
             period_minutes=config.period_minutes,
         )
+        self._period_minutes = config.period_minutes
         self._snapshot: MeterSnapshot | None = None
         # Hour boundaries (UTC) Home Assistant stalled over: no hour touching one is a fact.
         self._stalled: set[datetime] = set()
@@ -312,6 +312,20 @@ class HomeAssistantEnergyData:
     def config(self) -> EnergySourceConfig:
         """The entities and settings this adapter reads."""
         return self._config
+
+    @property
+    def period_minutes(self) -> int:
+        """Return the length of the periods prices, forecasts and measurements are for."""
+        return self._period_minutes
+
+    @period_minutes.setter
+    def period_minutes(self, minutes: int) -> None:
+        """Read, forecast and measure in periods of `minutes` (the manager's own)."""
+        self._period_minutes = minutes
+        if self._prices is not None:
+            self._prices.period_minutes = minutes
+        self._solar.period_minutes = minutes
+        self._consumption.period_minutes = minutes
 
     @property
     def solar_forecast_available(self) -> bool:
@@ -343,6 +357,12 @@ class HomeAssistantEnergyData:
         if self._prices is None:
             raise DataUnavailableError("price_entity", "no price entity configured")
         return await self._prices.async_get_prices(period_starts)
+
+    async def async_price_resolution(self, day: date) -> int | None:
+        """Return the price source's resolution on `day` in minutes (15, 30, 60), or None."""
+        if self._prices is None:
+            return None
+        return await self._prices.async_resolution_minutes(day)
 
     async def get_solar_forecast(self, period_starts: Sequence[datetime]) -> list[float]:
         """Return forecast solar per period (kWh); zeros, flagged, when there is no forecast."""
@@ -436,15 +456,20 @@ class HomeAssistantEnergyData:
         )
         return MeterSnapshot(boundary=boundary, readings_kwh=readings, soc_percent=soc)
 
-    async def measure_hour(self, hour_start: datetime) -> HourMeasurement | None:
-        """Measure the hour that just ended, from the meters' deltas since its start."""
+    @property
+    def _length(self) -> timedelta:
+        """Return the length of a period."""
+        return timedelta(minutes=self._period_minutes)
+
+    async def measure_period(self, hour_start: datetime) -> HourMeasurement | None:
+        """Measure the period that just ended, from the meters' deltas since its start."""
         flows = self.measured_flows
         if not flows or not self._config.soc_entity:
             return None
         # Boundaries are compared and moved in UTC: local datetimes of one zone compare by
         # wall clock, which makes the two 02:00 hours of an autumn day equal.
         utc_start = hour_start.astimezone(UTC)
-        hour_end = utc_start + HOUR
+        hour_end = utc_start + self._length
         if hour_end in self._stalled:
             # Nothing read the meters at a stalled boundary, the recorder included: readings
             # now are not the boundary's, recorded ones are from before the stall.
@@ -490,8 +515,6 @@ class HomeAssistantEnergyData:
                 return None
             flows_kwh, soc_start, soc_end = recorded
             deltas.update(flows_kwh)
-        if "2026-05-20T20:00" in hour_start.isoformat():
-            print("DBGLIVE", dt_util.utcnow(), previous, current, deltas, soc_start, soc_end)
         return build_measurement(hour_start, soc_start, soc_end, deltas, self._config.battery)
 
     async def _async_recorded_hour(
@@ -510,12 +533,14 @@ class HomeAssistantEnergyData:
         """
         if not recorder_available(self._hass):
             return None
-        if hour_start not in await async_recorded_hours(self._hass, [hour_start]):
+        if hour_start not in await async_recorded_hours(self._hass, [hour_start], self._length):
             _LOGGER.info("Hour %s was not recorded all through (downtime)", hour_start)
             return None
-        hour_end = hour_start + HOUR
+        hour_end = hour_start + self._length
         entities = {flow: self.measured_flows[flow] for flow in flows}
-        changes = await async_energy_changes(self._hass, entities.values(), [hour_start])
+        changes = await async_energy_changes(
+            self._hass, entities.values(), [hour_start], self._length
+        )
         flows_kwh: dict[str, float] = {}
         for flow, entity_id in entities.items():
             value = changes.get(entity_id, {}).get(hour_start)
@@ -547,7 +572,7 @@ class HomeAssistantEnergyData:
         self, entity_id: str, hour_start: datetime, before: float | None, after: float | None
     ) -> float | None:
         """Return a meter's energy over the hour from its recorded states, or None."""
-        hour_end = hour_start + HOUR
+        hour_end = hour_start + self._length
         if before is None:
             before = (await self._async_values_at(entity_id, [hour_start], _energy_kwh))[0]
         if after is None:
@@ -621,7 +646,7 @@ class HomeAssistantEnergyData:
             result.append(value)
         return result
 
-    async def reconstruct_hours(
+    async def reconstruct_periods(
         self, hour_starts: Sequence[datetime]
     ) -> dict[datetime, HourMeasurement]:
         """Rebuild past hours from the meters' statistics and the SOC history; gaps are left out.
@@ -634,16 +659,16 @@ class HomeAssistantEnergyData:
         by_utc = {
             start.astimezone(UTC): start
             for start in hour_starts
-            if not self._stalled & {start.astimezone(UTC), start.astimezone(UTC) + HOUR}
+            if not self._stalled & {start.astimezone(UTC), start.astimezone(UTC) + self._length}
         }
         # An hour the recorder missed part of (downtime) is no fact, whatever its statistics
         # say: the recorder gives it a change of 0 and the outage's energy to the next hour.
-        recorded = await async_recorded_hours(self._hass, by_utc)
+        recorded = await async_recorded_hours(self._hass, by_utc, self._length)
         ordered = sorted(key for key in by_utc if key in recorded)
         if not ordered:
             return {}
         # Hourly statistics where the local hour is a UTC hour, 5-minute ones elsewhere.
-        changes = await async_energy_changes(self._hass, flows.values(), ordered)
+        changes = await async_energy_changes(self._hass, flows.values(), ordered, self._length)
         # Only hours every meter has statistics for; the SOC history is read for those alone
         # (every hourly run asks again for the hours since yesterday that are still missing).
         measured = {
@@ -657,16 +682,14 @@ class HomeAssistantEnergyData:
         }
         if not complete:
             return {}
-        edges = sorted({*complete, *(start + HOUR for start in complete)})
+        edges = sorted({*complete, *(start + self._length for start in complete)})
         socs = await self._async_values_at(self._config.soc_entity, edges, soc_percent)
         soc_by_edge = dict(zip(edges, socs, strict=True))
         rebuilt: dict[datetime, HourMeasurement] = {}
         for key, flows_kwh in complete.items():
-            soc_start, soc_end = soc_by_edge[key], soc_by_edge[key + HOUR]
+            soc_start, soc_end = soc_by_edge[key], soc_by_edge[key + self._length]
             if soc_start is None or soc_end is None:
                 continue
-            if "2026-05-20 18:00" in str(key):
-                print("DBGREBUILD", dt_util.utcnow(), flows_kwh, soc_start, soc_end)
             # Keyed in UTC: the two local 02:00 hours of an autumn day would be one key.
             rebuilt[key] = build_measurement(
                 by_utc[key], soc_start, soc_end, flows_kwh, self._config.battery

@@ -218,7 +218,7 @@ class SolarForecastSource:
         """Remember the forecast entity (None: no forecast configured)."""
         self._hass = hass
         self._entity_id = entity_id
-        self._period_minutes = period_minutes
+        self.period_minutes = period_minutes
 
     async def async_get_forecast(self, period_starts: Sequence[datetime]) -> SolarForecast:
         """Return the forecast per period; zeros and `available=False` when there is none."""
@@ -230,7 +230,7 @@ class SolarForecastSource:
         except DataUnavailableError as err:
             return SolarForecast(zeros, False, str(err))
         missing_days = _days_without_data(intervals, period_starts)
-        energy = energy_to_periods(intervals, period_starts, self._period_minutes)
+        energy = energy_to_periods(intervals, period_starts, self.period_minutes)
         if missing_days:
             days = ", ".join(day.isoformat() for day in missing_days)
             # A day the forecast does not reach counts as zero, never as another day's sun.
@@ -453,9 +453,9 @@ RECORDER_GAP_TOLERANCE = timedelta(minutes=3)
 
 
 async def async_recorded_hours(
-    hass: HomeAssistant, hour_starts: Iterable[datetime]
+    hass: HomeAssistant, hour_starts: Iterable[datetime], length: timedelta = HOUR
 ) -> set[datetime]:
-    """Return the hours (UTC starts) that the recorder was recording all through.
+    """Return the periods (UTC starts) of `length` the recorder was recording all through.
 
     After downtime the recorder compiles statistics for the hours it missed with a change of
     0 and puts the whole outage's energy into the first hour after it: none of those hours
@@ -468,9 +468,10 @@ async def async_recorded_hours(
         return set()
     from homeassistant.helpers.recorder import get_instance
 
-    first, last = starts[0], starts[-1] + timedelta(hours=1)
+    slack = RECORDER_GAP_TOLERANCE
+    first, last = starts[0] - slack, starts[-1] + length + slack
     runs = await get_instance(hass).async_add_executor_job(_recorder_runs, hass, first, last)
-    return {start for start in starts if _covered(runs, start, start + timedelta(hours=1))}
+    return {start for start in starts if hour_recorded(runs, start, length)}
 
 
 def _recorder_runs(
@@ -516,6 +517,19 @@ def _recorder_runs(
 def _utc(moment: datetime) -> datetime:
     """Return a recorder time in UTC (the database gives naive UTC times)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def hour_recorded(
+    runs: Sequence[tuple[datetime, datetime]], start: datetime, length: timedelta = HOUR
+) -> bool:
+    """Return whether the recorder's runs cover the hour from `start`, its edges included.
+
+    A gap over an edge counts whole, not only its part inside the hour: down from 12:24 to
+    13:02, the recorder's reading at 13:00 is the one of 12:24. Only a gap up to the
+    tolerance may touch an edge (a quick restart: readings there at most that old).
+    """
+    slack = RECORDER_GAP_TOLERANCE
+    return _covered(runs, start - slack, start + length + slack)
 
 
 def _covered(runs: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
@@ -579,7 +593,7 @@ class ConsumptionForecaster:
         self._meters = dict(meters)
         self._history_days = max(int(history_days), 1)
         self._fallback_kwh_per_hour = fallback_kwh_per_hour
-        self._period_minutes = period_minutes
+        self.period_minutes = period_minutes
 
     async def async_hourly_history(self, start: datetime, end: datetime) -> dict[datetime, float]:
         """Return measured home consumption (kWh) per hour in [start, end).
@@ -636,7 +650,7 @@ class ConsumptionForecaster:
         for hour, kwh in history.items():
             samples.setdefault(dt_util.as_local(hour).hour, []).append(kwh)
         needed = min(MIN_HISTORY_DAYS, self._history_days)
-        scale = self._period_minutes / 60
+        scale = self.period_minutes / 60
         forecast: list[float] = []
         for period_start in period_starts:
             values = samples.get(dt_util.as_local(period_start).hour, [])

@@ -264,7 +264,7 @@ class PriceSource:
         self._hass = hass
         self._entity_id = entity_id
         self._formula = formula
-        self._period_minutes = period_minutes
+        self.period_minutes = period_minutes
         # Published delivery days never change: ask Nord Pool's API for each only once.
         self._nordpool_days: dict[date, list[PriceInterval]] = {}
 
@@ -278,7 +278,7 @@ class PriceSource:
         if not period_starts:
             return PriceSeries(buy=(), sell=())
         intervals = await self.async_get_spot_intervals(period_starts)
-        spot = average_to_periods(intervals, period_starts, self._period_minutes)
+        spot = average_to_periods(intervals, period_starts, self.period_minutes)
         if spot is None:
             return None
         for start, value in zip(period_starts, spot, strict=True):
@@ -364,7 +364,7 @@ class PriceSource:
             raise DataUnavailableError(self._entity_id, "Nord Pool config entry not found")
         area = (entry.unique_id or "").split("-", 1)[0].upper()
         market_tz = await dt_util.async_get_time_zone(NORDPOOL_MARKET_TZ)
-        length = timedelta(minutes=self._period_minutes)
+        length = timedelta(minutes=self.period_minutes)
         days: set[date] = set()
         for start in period_starts:
             utc_start = start.astimezone(UTC)
