@@ -343,7 +343,19 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
     async def async_restart_and_reconstruct(self) -> None:
         """Scenario 3: rebuild today's missing hours, re-plan from the real SOC."""
         await self._async_resolve_period()
+        self._snapshot_if_at_boundary()
         await self._async_run(self.manager.restart_and_reconstruct)
+
+    def _snapshot_if_at_boundary(self) -> None:
+        """Started right at a period boundary: the meters now are that boundary's readings.
+
+        The period then starting is measured live at its end, as if a trigger had run at
+        its start (the same lateness a trigger is allowed before it counts as a stall).
+        """
+        now = dt_util.now()
+        boundary = period_start(now, dt_util.get_default_time_zone(), self.manager.period_minutes)
+        if now - boundary <= STALL_LATENESS:
+            self.energy.snapshot_boundary(boundary)
 
     async def _async_resolve_period(self) -> None:
         """Plan in the chosen period, or in the price source's own resolution ("auto").

@@ -442,6 +442,14 @@ class HomeAssistantEnergyData:
         self._stalled = {b for b in self._stalled if utc - b < STALL_MEMORY} | {utc}
         _LOGGER.warning("Home Assistant stalled over %s: the hours next to it stay missing", utc)
 
+    def snapshot_boundary(self, boundary: datetime) -> None:
+        """Keep the meters' readings now as those at `boundary`, unless it has a snapshot."""
+        if self._snapshot is not None and self._snapshot.boundary.astimezone(
+            UTC
+        ) == boundary.astimezone(UTC):
+            return
+        self._snapshot = self.take_snapshot(boundary.astimezone(UTC))
+
     def take_snapshot(self, boundary: datetime) -> MeterSnapshot:
         """Read every meter and the SOC now, as the readings at `boundary`."""
         readings: dict[str, float] = {}
