@@ -41,6 +41,8 @@ from custom_components.bess.const import (
     CONF_CONSUMPTION_ENTITY,
     CONF_CONTROL_MODE,
     CONF_CONTROL_SCRIPT,
+    CONF_CURTAIL_ENTITY,
+    CONF_CURTAILMENT,
     CONF_CYCLE_COST,
     CONF_DISCHARGE_EFFICIENCY,
     CONF_DISCHARGE_POWER_NUMBER,
@@ -558,6 +560,41 @@ async def test_entity_control_needs_only_the_work_mode_select(hass: HomeAssistan
     assert result["options"][CONF_WORK_MODE_SELECT] == "select.inverter_work_mode"
 
 
+@pytest.mark.parametrize(
+    "curtail_entity", ["number.inverter_export_limit", "input_boolean.curtail_solar"]
+)
+async def test_entity_control_takes_an_export_limit_or_a_curtail_switch(
+    hass: HomeAssistant, curtail_entity: str
+) -> None:
+    hass.states.async_set(
+        "number.inverter_export_limit",
+        "10000",
+        {"min": 0, "max": 10000, "step": 100, "unit_of_measurement": "W"},
+    )
+    hass.states.async_set("input_boolean.curtail_solar", "off")
+    result = await to_control_step(hass)
+    result = await submit(hass, result, {CONF_CONTROL_MODE: CONTROL_ENTITIES})
+    picker = next(v for k, v in schema_of(result).items() if k == CONF_CURTAIL_ENTITY)
+    assert picker.config["domain"] == ["number", "input_number", "switch", "input_boolean"]
+    select = {CONF_WORK_MODE_SELECT: "select.inverter_work_mode"}
+
+    result = await submit(hass, result, {**select, CONF_CURTAIL_ENTITY: "number.gone"})
+    assert result["errors"] == {CONF_CURTAIL_ENTITY: "entity_not_found"}
+    result = await submit(hass, result, {**select, CONF_CURTAIL_ENTITY: curtail_entity})
+    assert result["step_id"] == "control_modes"
+    result = await submit(hass, result, MAPPING)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_CURTAIL_ENTITY] == curtail_entity
+    assert result["options"][CONF_CURTAILMENT] is False  # switched on under Strategy
+
+    # Back to monitor only: the curtail entity goes with the other control settings.
+    entry = result["result"]
+    result = await open_options(hass, entry, "control")
+    result = await submit_options(hass, result, {CONF_CONTROL_MODE: CONTROL_MONITOR})
+    assert CONF_CURTAIL_ENTITY not in entry.options
+
+
 async def test_a_work_mode_outside_the_selects_options_is_rejected(hass: HomeAssistant) -> None:
     result = await to_control_step(hass)
     result = await submit(hass, result, {CONF_CONTROL_MODE: CONTROL_ENTITIES})
@@ -828,7 +865,11 @@ async def test_options_strategy_saves_the_period_grid_limits_and_terminal_value(
 ) -> None:
     entry = make_entry(hass)
     result = await open_options(hass, entry, "strategy")
-    assert defaults_of(result) == {CONF_PERIOD_MINUTES: "auto", CONF_GRID_CHARGING: True}
+    assert defaults_of(result) == {
+        CONF_PERIOD_MINUTES: "auto",
+        CONF_GRID_CHARGING: True,
+        CONF_CURTAILMENT: False,
+    }
     assert suggested_of(result).get(CONF_EXPORT_LIMIT_KW) is None
     assert suggested_of(result).get(CONF_TERMINAL_VALUE) is None  # derived from the prices
 
@@ -840,11 +881,13 @@ async def test_options_strategy_saves_the_period_grid_limits_and_terminal_value(
             CONF_GRID_CHARGING: False,
             CONF_IMPORT_LIMIT_KW: 11.0,
             CONF_EXPORT_LIMIT_KW: 6.5,
+            CONF_CURTAILMENT: True,
             CONF_TERMINAL_VALUE: 0.35,
         },
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_CURTAILMENT] is True
     assert entry.options[CONF_PERIOD_MINUTES] == "15"
     assert entry.options[CONF_GRID_CHARGING] is False
     assert entry.options[CONF_IMPORT_LIMIT_KW] == 11.0
@@ -855,9 +898,13 @@ async def test_options_strategy_saves_the_period_grid_limits_and_terminal_value(
     # Emptying a limit removes it (no limit); emptying the end value goes back to derived.
     result = await open_options(hass, entry, "strategy")
     assert suggested_of(result)[CONF_EXPORT_LIMIT_KW] == 6.5
+    assert defaults_of(result)[CONF_CURTAILMENT] is True
     result = await submit_options(
-        hass, result, {CONF_PERIOD_MINUTES: "auto", CONF_GRID_CHARGING: False}
+        hass,
+        result,
+        {CONF_PERIOD_MINUTES: "auto", CONF_GRID_CHARGING: False, CONF_CURTAILMENT: False},
     )
+    assert entry.options[CONF_CURTAILMENT] is False
     assert CONF_EXPORT_LIMIT_KW not in entry.options
     assert CONF_IMPORT_LIMIT_KW not in entry.options
     assert CONF_TERMINAL_VALUE not in entry.options

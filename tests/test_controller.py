@@ -174,6 +174,8 @@ async def test_script_gets_mode_power_and_the_stretch(hass: HomeAssistant, start
         "start": start.isoformat(),
         "end": (start + timedelta(hours=2)).isoformat(),
         "safe_mode": False,
+        "curtail": False,
+        "curtail_kwh": 0.0,
     }
 
 

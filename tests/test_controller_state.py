@@ -206,6 +206,8 @@ async def test_safe_mode_of_a_script_and_of_growatt(hass: HomeAssistant, start: 
         "mode": "load_support",
         "power_kw": 0.0,
         "safe_mode": True,
+        "curtail": False,
+        "curtail_kwh": 0.0,
     }
 
     segments = async_mock_service(hass, "growatt_server", "update_time_segment")

@@ -200,7 +200,13 @@ async def test_hold_safe_mode_of_a_script(hass: HomeAssistant, start: datetime) 
     controller = script_controller(hass)
     controller.config = replace(controller.config, safe_mode=SAFE_MODE_HOLD)
     await controller.apply_fallback(None, start, "prices: no prices")
-    assert scripts[0].data["variables"] == {"mode": "idle", "power_kw": 0.0, "safe_mode": True}
+    assert scripts[0].data["variables"] == {
+        "mode": "idle",
+        "power_kw": 0.0,
+        "safe_mode": True,
+        "curtail": False,
+        "curtail_kwh": 0.0,
+    }
 
 
 async def test_the_fail_safe_waits_for_a_running_scenario(

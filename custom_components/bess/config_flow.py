@@ -33,6 +33,8 @@ from .const import (
     CONF_CONSUMPTION_ENTITY,
     CONF_CONTROL_MODE,
     CONF_CONTROL_SCRIPT,
+    CONF_CURTAIL_ENTITY,
+    CONF_CURTAILMENT,
     CONF_CYCLE_COST,
     CONF_DISCHARGE_EFFICIENCY,
     CONF_DISCHARGE_POWER_NUMBER,
@@ -105,6 +107,7 @@ CONTROL_KEYS = (
     CONF_CHARGE_POWER_NUMBER,
     CONF_DISCHARGE_POWER_NUMBER,
     CONF_GRID_CHARGE_SWITCH,
+    CONF_CURTAIL_ENTITY,
     CONF_CONTROL_SCRIPT,
     CONF_GROWATT_DEVICE_ID,
     CONF_SAFE_MODE,
@@ -314,7 +317,7 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
     async def async_step_control_entities(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick the work-mode select and the optional power numbers and grid-charge switch."""
+        """Pick the work-mode select and the optional power numbers, switch and curtail entity."""
         errors: dict[str, str] = {}
         if user_input is not None:
             select = user_input[CONF_WORK_MODE_SELECT]
@@ -326,6 +329,7 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
                 CONF_CHARGE_POWER_NUMBER,
                 CONF_DISCHARGE_POWER_NUMBER,
                 CONF_GRID_CHARGE_SWITCH,
+                CONF_CURTAIL_ENTITY,
             ):
                 entity_id = user_input.get(key)
                 if entity_id is not None and self.hass.states.get(entity_id) is None:
@@ -341,6 +345,10 @@ class _ControlStepsFlow(ConfigEntryBaseFlow):
                 vol.Optional(CONF_CHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
                 vol.Optional(CONF_DISCHARGE_POWER_NUMBER): _entity(["number", "input_number"]),
                 vol.Optional(CONF_GRID_CHARGE_SWITCH): _entity(["switch", "input_boolean"]),
+                # An export limit set to 0 curtails as surely as a switch does.
+                vol.Optional(CONF_CURTAIL_ENTITY): _entity(
+                    ["number", "input_number", "switch", "input_boolean"]
+                ),
             }
         )
         suggested = user_input if user_input is not None else self._control_defaults()
@@ -585,7 +593,7 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
     async def async_step_strategy(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Edit the planning period, grid charging, the grid limits and the end-of-horizon value.
+        """Edit the planning period, grid charging, the grid limits, curtailment and the end value.
 
         An emptied limit means no limit, and an emptied end value means the one derived from
         the prices: their keys go.
@@ -608,6 +616,7 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
                 _field(CONF_GRID_CHARGING, options): selector.BooleanSelector(),
                 vol.Optional(CONF_IMPORT_LIMIT_KW): _number(0, 1000, 0.1, UnitOfPower.KILO_WATT),
                 vol.Optional(CONF_EXPORT_LIMIT_KW): _number(0, 100, 0.1, UnitOfPower.KILO_WATT),
+                _field(CONF_CURTAILMENT, options): selector.BooleanSelector(),
                 vol.Optional(CONF_TERMINAL_VALUE): _number(
                     0, 10, "any", _currency_per_kwh(self.hass)
                 ),

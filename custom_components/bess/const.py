@@ -32,6 +32,8 @@ CONF_EXPORT_LIMIT_KW: Final = "export_limit_kw"
 CONF_TERMINAL_VALUE: Final = "terminal_value_per_kwh"
 # The main fuse or a subscribed power limit: import above it is never planned.
 CONF_IMPORT_LIMIT_KW: Final = "import_limit_kw"
+# The inverter can curtail solar on command: where exporting costs money the plan may curtail.
+CONF_CURTAILMENT: Final = "curtailment"
 # The planning period: the price source's own resolution ("auto"), or 15, 30 or 60 minutes.
 CONF_PERIOD_MINUTES: Final = "period_minutes"
 PERIOD_AUTO: Final = "auto"
@@ -66,6 +68,8 @@ CONF_MODE_OPTION_PREFIX: Final = "mode_option_"
 CONF_CHARGE_POWER_NUMBER: Final = "charge_power_number"
 CONF_DISCHARGE_POWER_NUMBER: Final = "discharge_power_number"
 CONF_GRID_CHARGE_SWITCH: Final = "grid_charge_switch"
+# An export-limit number (0 while curtailing, its maximum otherwise) or a curtail switch.
+CONF_CURTAIL_ENTITY: Final = "curtail_entity"
 CONF_CONTROL_SCRIPT: Final = "control_script"
 CONF_GROWATT_DEVICE_ID: Final = "growatt_device_id"
 # What bess commands when it has no plan for now (a failed plan, missing data).
@@ -81,6 +85,7 @@ DEFAULTS: Final[dict[str, object]] = {
     CONF_DISCHARGE_EFFICIENCY: 0.95,
     CONF_CYCLE_COST: 0.0,
     CONF_GRID_CHARGING: True,
+    CONF_CURTAILMENT: False,
     CONF_PERIOD_MINUTES: PERIOD_AUTO,
     CONF_PRICE_MULTIPLIER: 1.0,
     CONF_PRICE_MARKUP: 0.0,

@@ -64,6 +64,7 @@ from .ha.controller import (
     ControlConfig,
     ControlStatus,
     HomeAssistantController,
+    can_curtail,
 )
 from .ha.energy import (
     STALL_LATENESS,
@@ -151,6 +152,7 @@ def battery_settings(options: Mapping[str, Any]) -> BatterySettings:
         grid_charging=bool(merged[CONF_GRID_CHARGING]),
         export_limit_kw=None if export_limit in (None, "") else float(export_limit),
         import_limit_kw=_optional_float(merged.get(CONF_IMPORT_LIMIT_KW)),
+        curtailment=can_curtail(merged),
     )
 
 

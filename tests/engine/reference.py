@@ -13,7 +13,9 @@ the model physical, exactly as the optimizer's rules do:
 
 - charging and discharging never happen in the same period;
 - import and export never happen in the same period;
-- solar is curtailed only while export is at its cap;
+- solar is curtailed only while export is at its cap, except where the inverter may curtail
+  and exporting costs money (`BatterySettings.curtailment`, sell < 0): there it is curtailed
+  at will, but never while importing (solar the home or the battery uses is not curtailed);
 - while below the minimum SOC the battery only charges or idles; once at or above the minimum
   it stays there (and the mirror rule above the maximum SOC).
 """
@@ -27,7 +29,7 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
-from custom_components.bess.engine.cost import import_excess_penalty
+from custom_components.bess.engine.cost import curtailable_solar, import_excess_penalty
 from custom_components.bess.engine.models import OptimizationInput, OptimizationResult
 
 type FloatArray = NDArray[np.float64]
@@ -94,6 +96,7 @@ def solve_reference(
     e_hi = e0 if above else e_max
     cap = np.inf if b.export_limit_kw is None else b.export_limit_kw * dt
     import_cap = np.inf if b.import_limit_kw is None else b.import_limit_kw * dt
+    may_curtail = curtailable_solar(sell, solar, curtailment=b.curtailment) > 0.0
     penalty = import_excess_penalty(
         buy,
         sell,
@@ -129,7 +132,7 @@ def solve_reference(
         excess = column(float(buy[t]) + penalty, 0.0, np.inf if np.isfinite(import_cap) else 0.0)
         excess_cols.append(excess)
         exp = column(-float(sell[t]), 0.0, float(cap))
-        curt = column(0.0, 0.0, float(solar[t]) if np.isfinite(cap) else 0.0)
+        curt = column(0.0, 0.0, float(solar[t]) if np.isfinite(cap) or may_curtail[t] else 0.0)
         last = t == n - 1
         e_next = column(-inputs.terminal_value_per_kwh if last else 0.0, e_lo, e_hi)
         charge_cols.append(ch)
@@ -163,7 +166,13 @@ def solve_reference(
             most_export = float(min(solar[t] + d_max, cap)) + 1.0
             rows.append(({imp: 1.0, excess: 1.0, direction: -most_import}, -np.inf, 0.0))
             rows.append(({exp: 1.0, direction: most_export}, -np.inf, most_export))
-        if np.isfinite(cap):
+        if may_curtail[t]:
+            # Curtailing at will, but only solar nothing in the home uses: never while importing.
+            curtailing = column(0.0, 0.0, 1.0, binary=True)  # 1: may curtail, imports nothing
+            rows.append(({curt: 1.0, curtailing: -float(solar[t])}, -np.inf, 0.0))
+            most_import = float(load[t] + c_max[t]) + 1.0
+            rows.append(({imp: 1.0, excess: 1.0, curtailing: most_import}, -np.inf, most_import))
+        elif np.isfinite(cap):
             at_cap = column(0.0, 0.0, 1.0, binary=True)  # 1: export at its cap, may curtail
             rows.append(({curt: 1.0, at_cap: -float(solar[t])}, -np.inf, 0.0))
             rows.append(({exp: 1.0, at_cap: -float(cap)}, 0.0, np.inf))

@@ -3,8 +3,17 @@
 Per period, with final prices (fees and VAT included) in currency/kWh and energies in kWh:
 
     cost     = buy·import − sell·export + cycle_cost·charge
-    baseline = buy·max(load − solar, 0) − sell·min(max(solar − load, 0), export cap)
+    baseline = buy·max(load − solar, 0) − sell·min(max(solar − load − curtailable, 0), export cap)
     savings  = baseline − cost
+
+Curtailment at a negative export price. With an inverter that can curtail solar on command
+(`BatterySettings.curtailment`), a period where exporting costs money (sell < 0) need not
+export its surplus: a kWh curtailed costs nothing, a kWh exported costs −sell. The export is
+then only what the battery's discharge beyond the home's load forces out, and the rest of the
+surplus is curtailed (`curtailable` is the period's solar there, 0 elsewhere). Solar the home
+or the battery uses is never curtailed: curtailing never makes the home import. The baseline
+is the same home with the same inverter but no battery, so it curtails too; savings are then
+what the battery alone brings, not what curtailing brings.
 
 Grid limits. Export is capped by the export limit: solar beyond it is curtailed. Import is
 capped by the import limit (the main fuse, or a subscribed power): the optimizer may not plan
@@ -35,12 +44,30 @@ def period_cost[T: (float, FloatArray)](
     return buy * grid_import - sell * grid_export + cycle_cost * charge
 
 
-def grid_flows(net: FloatArray, export_cap: float = math.inf) -> tuple[FloatArray, FloatArray]:
+def grid_flows(
+    net: FloatArray, export_cap: float = math.inf, curtailable: FloatArray | float = 0.0
+) -> tuple[FloatArray, FloatArray]:
     """Return (import, export) for the net demand `load − solar + charge − discharge`.
 
-    Export is capped by the export limit; solar beyond it is curtailed by the inverter.
+    Export is capped by the export limit; solar beyond it is curtailed by the inverter. Up to
+    `curtailable` kWh of solar (see `curtailable_solar`) is curtailed rather than exported:
+    what is left to export is the surplus that is not solar, the battery's discharge beyond
+    the load. Solar the load or the charge uses is never curtailed, so import is unchanged.
     """
-    return np.maximum(net, 0.0), np.minimum(np.maximum(-net, 0.0), export_cap)
+    return np.maximum(net, 0.0), np.minimum(np.maximum(-(net + curtailable), 0.0), export_cap)
+
+
+def curtailable_solar(sell: FloatArray, solar: FloatArray, *, curtailment: bool) -> FloatArray:
+    """Return per period the solar the inverter curtails instead of exporting it (kWh).
+
+    All of it where the inverter may curtail and exporting costs money (sell < 0): there no
+    export pays, so the least export is the best; none elsewhere (at sell = 0 exporting and
+    curtailing cost the same, and nothing is curtailed for nothing).
+    """
+    if not curtailment:
+        return np.zeros(np.shape(solar))
+    curtailable: FloatArray = np.where(np.asarray(sell) < 0.0, solar, 0.0)
+    return curtailable
 
 
 def import_excess[T: (float, FloatArray)](grid_import: T, import_cap: float = math.inf) -> T:
@@ -72,18 +99,22 @@ def import_excess_penalty(
 
 
 def baseline_cost[T: (float, FloatArray)](
-    buy: T, sell: T, load: T, solar: T, *, export_cap: float = math.inf
+    buy: T, sell: T, load: T, solar: T, *, export_cap: float = math.inf, curtailment: bool = False
 ) -> T:
     """Return what a period would cost with the same load and solar but no battery.
 
-    The baseline obeys the same export cap: it cannot sell solar it could not export.
+    The baseline obeys the same export cap: it cannot sell solar it could not export. With
+    `curtailment` it has the same inverter, which curtails its surplus where exporting costs
+    money (sell < 0), so a saving is never credited to the battery for what curtailing saves.
     """
     net = load - solar
     if isinstance(net, np.ndarray):
-        grid_import, grid_export = grid_flows(net, export_cap)
+        curtailable = curtailable_solar(sell, solar, curtailment=curtailment)
+        grid_import, grid_export = grid_flows(net, export_cap, curtailable)
         result: FloatArray = buy * grid_import - sell * grid_export
         return result
-    return buy * max(net, 0.0) - sell * min(max(-net, 0.0), export_cap)
+    curtailed = solar if curtailment and sell < 0.0 else 0.0
+    return buy * max(net, 0.0) - sell * min(max(-(net + curtailed), 0.0), export_cap)
 
 
 def grid_only_cost[T: (float, FloatArray)](buy: T, load: T) -> T:

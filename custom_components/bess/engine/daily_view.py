@@ -246,14 +246,16 @@ class DailyViewBuilder:
     def _actual_period(self, event: HourlyEvent, hour: int) -> HourlyData:
         """Return a period as measured, priced with the one cost model and its own terms.
 
-        The cycle cost and export limit are those in force when it was recorded (a later
-        change of the options does not re-price the past); older events without them are
-        priced with today's.
+        The cycle cost, export limit and curtailment are those in force when it was recorded
+        (a later change of the options does not re-price the past); older events without them
+        are priced with today's.
         """
         if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
             cycle_cost, limit = self.battery.cycle_cost_per_kwh, self.battery.export_limit_kw
+            curtailment = self.battery.curtailment
         else:
             cycle_cost, limit = event.cycle_cost_per_kwh, event.export_limit_kw
+            curtailment = event.curtailment
         hours = event.period_minutes / 60.0
         cost = period_cost(
             event.buy_price,
@@ -269,6 +271,7 @@ class DailyViewBuilder:
             event.home_consumed,
             event.solar_generated,
             export_cap=math.inf if limit is None else limit * hours,  # kW over the period
+            curtailment=curtailment,
         )
         return HourlyData(
             hour=hour,

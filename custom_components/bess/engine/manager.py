@@ -605,6 +605,7 @@ class SimpleBatterySystemManager:
             cycle_cost_per_kwh=self._battery.cycle_cost_per_kwh,
             export_limit_kw=self._battery.export_limit_kw,
             period_minutes=self._period_minutes,
+            curtailment=self._battery.curtailment,
         )
 
     async def _hour_prices(self, starts: list[datetime]) -> dict[datetime, tuple[float, float]]:

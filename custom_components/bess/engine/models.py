@@ -68,6 +68,9 @@ class BatterySettings:
     # The main fuse or subscribed power: import above it is planned only where the load
     # alone needs it, and then reported as `PeriodPlan.import_excess_kwh`.
     import_limit_kw: float | None = None
+    # The inverter can curtail solar on command: where exporting costs money (sell < 0) the
+    # plan may curtail the surplus instead of exporting it (cost.py).
+    curtailment: bool = False
 
     def __post_init__(self) -> None:
         """Refuse settings no battery can have."""
@@ -86,6 +89,8 @@ class BatterySettings:
             limit = getattr(self, name)
             if limit is not None and not (isinstance(limit, int | float) and 0 <= limit < math.inf):
                 raise ValueError(f"{name} must be a finite number >= 0 or None")
+        if not isinstance(self.curtailment, bool):
+            raise ValueError("curtailment must be true or false")
 
     @property
     def min_energy_kwh(self) -> float:
@@ -126,7 +131,8 @@ class PeriodPlan:
     baseline_cost: float
     savings: float
     intent: Intent
-    # Solar the inverter must throw away because export is capped and the battery is full.
+    # Solar the inverter throws away: because export is capped and the battery is full, or
+    # (with `BatterySettings.curtailment`) because exporting it would cost money.
     curtailed_kwh: float = 0.0
     # Import above the import limit that the load needs and the battery cannot cover.
     import_excess_kwh: float = 0.0
@@ -321,6 +327,9 @@ class HourlyEvent:
     cycle_cost_per_kwh: float | None = None
     export_limit_kw: float | None = None
     period_minutes: int = 60
+    # Whether the inverter could curtail solar where exporting cost money (the baseline then
+    # curtails too). Written only when true: every older event, and most new ones, lack it.
+    curtailment: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a fact that is not one: a value that is not a finite number, a SOC off 0–100."""
@@ -338,6 +347,8 @@ class HourlyEvent:
                 not isinstance(value, int | float) or not math.isfinite(value)
             ):
                 raise ValueError(f"{name} is {value!r}, not a finite number")
+        if not isinstance(self.curtailment, bool):
+            raise ValueError(f"curtailment is {self.curtailment!r}, not true or false")
         for name in ("battery_soc_start", "battery_soc_end"):
             if not is_soc(getattr(self, name)):
                 raise ValueError(f"{name} is {getattr(self, name)!r}, not a SOC from 0 to 100 %")
@@ -347,6 +358,8 @@ class HourlyEvent:
         # Field by field, not `asdict`: its deep copy of every value dominated loading a
         # year of events.
         data = {name: getattr(self, name) for name in _EVENT_FIELDS}
+        if not self.curtailment:
+            del data["curtailment"]  # a year of 15-minute events would carry it 35,000 times
         data["timestamp"] = to_iso(self.timestamp)
         data["start"] = to_iso(self.start)
         return data

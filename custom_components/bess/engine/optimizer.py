@@ -2,7 +2,8 @@
 
 The stored energy `e` is continuous. Per period the cost as a function of the energy step
 Δe = e[t+1] − e[t] is piecewise linear with a handful of kinks (idle, where the grid flow
-crosses zero, where export hits its cap, where import hits its limit). The value function
+crosses zero, where export hits its cap, where import hits its limit, and where the battery's
+discharge passes the load in a period that curtails rather than exports). The value function
 V_t(e) is then continuous and piecewise linear on the reachable states (a continuous cost
 minimized over step bounds that move continuously with e), and is kept as its breakpoints.
 
@@ -22,6 +23,11 @@ any plan can gain from it: the limit is obeyed wherever the battery can make it 
 the load alone exceeds it the battery covers what it can and the rest is reported as excess.
 This keeps the stage cost piecewise linear (one more, convex, kink), so the DP stays exact.
 
+Curtailment at a negative export price (cost.py) is a choice within a period, not across
+periods: for a given Δe the cheapest grid flows curtail all surplus solar where export costs
+money, so the stage cost is that minimum and the DP stays exact. Whether to store the surplus
+or curtail it is the DP's choice like any other.
+
 A battery below its minimum SOC (or above its maximum) may only charge (or discharge) or idle
 until it is back inside; that is a region of states of its own, with its own candidates.
 """
@@ -36,6 +42,7 @@ from numpy.typing import NDArray
 from .cost import (
     FloatArray,
     baseline_cost,
+    curtailable_solar,
     grid_flows,
     grid_only_cost,
     import_excess,
@@ -85,14 +92,18 @@ def build_result(
     export_cap = _export_cap_kwh(inputs)
 
     net = load - solar + charge - discharge
-    grid_import, grid_export = grid_flows(net, export_cap)
+    curtailable = curtailable_solar(sell, solar, curtailment=battery.curtailment)
+    grid_import, grid_export = grid_flows(net, export_cap, curtailable)
     excess = import_excess(grid_import, _import_cap_kwh(inputs))
-    # Solar that can neither be used, stored nor exported is curtailed by the inverter.
+    # Surplus solar not exported is curtailed by the inverter: beyond the export cap, or
+    # where exporting costs money and the inverter may curtail.
     curtailed = np.maximum(-net, 0.0) - grid_export
     cost = period_cost(
         buy, sell, grid_import, grid_export, charge, cycle_cost=battery.cycle_cost_per_kwh
     )
-    base = baseline_cost(buy, sell, load, solar, export_cap=export_cap)
+    base = baseline_cost(
+        buy, sell, load, solar, export_cap=export_cap, curtailment=battery.curtailment
+    )
 
     stored = battery.capacity_kwh * inputs.initial_soc_percent / 100.0
     delta = battery.charge_efficiency * charge - discharge / battery.discharge_efficiency
@@ -219,6 +230,7 @@ def _stage_costs(
     solar = np.asarray(inputs.solar, dtype=float)
     cap = _export_cap_kwh(inputs)
     import_cap = _import_cap_kwh(inputs)
+    curtailable = curtailable_solar(sell, solar, curtailment=battery.curtailment)
     n0 = load - solar
 
     max_charge = np.full(len(buy), battery.max_charge_kw * dt)
@@ -231,12 +243,16 @@ def _stage_costs(
         max_discharge = np.minimum(max_discharge, load + cap)
     lo = -max_discharge / eta_d
     # Where the grid flow crosses 0, −cap and the import cap: on the charge side if net is
-    # below the level, else on the discharge side.
-    levels = [0.0]
+    # below the level, else on the discharge side. In a curtailing period export starts
+    # where net + curtailable crosses 0 (the discharge passes the load); its cap, at
+    # −cap − curtailable, is where the discharge limit above already ends the range.
+    levels: list[float | FloatArray] = [0.0]
     if np.isfinite(cap):
         levels.append(-cap)
     if np.isfinite(import_cap):
         levels.append(import_cap)
+    if curtailable.any():
+        levels.append(-curtailable)
     candidates = [lo, np.zeros_like(lo), hi]
     for level in levels:
         gap = level - n0
@@ -246,7 +262,9 @@ def _stage_costs(
 
     charge = np.maximum(points, 0.0) / eta_c
     discharge = np.maximum(-points, 0.0) * eta_d
-    grid_import, grid_export = grid_flows(n0[:, None] + charge - discharge, cap)
+    grid_import, grid_export = grid_flows(
+        n0[:, None] + charge - discharge, cap, curtailable[:, None]
+    )
     cost = period_cost(
         buy[:, None],
         sell[:, None],

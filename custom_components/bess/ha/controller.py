@@ -25,6 +25,8 @@ from ..const import (
     CONF_CHARGE_POWER_NUMBER,
     CONF_CONTROL_MODE,
     CONF_CONTROL_SCRIPT,
+    CONF_CURTAIL_ENTITY,
+    CONF_CURTAILMENT,
     CONF_DISCHARGE_POWER_NUMBER,
     CONF_GRID_CHARGE_SWITCH,
     CONF_GROWATT_DEVICE_ID,
@@ -71,6 +73,22 @@ SAFE_INTENTS = {
 }
 
 
+def can_curtail(options: Mapping[str, Any]) -> bool:
+    """Return whether the plan may curtail solar where exporting costs money.
+
+    Only when the user turned it on and the control can carry it out: a script (its `curtail`
+    variable), inverter entities with an export limit or curtail switch, or monitoring only
+    (the user acts on the plan). Growatt control cannot curtail, and entities without a
+    curtail entity would leave the plan promising a saving the inverter never makes.
+    """
+    if not options.get(CONF_CURTAILMENT, False):
+        return False
+    mode = options.get(CONF_CONTROL_MODE, CONTROL_MONITOR)
+    if mode == CONTROL_GROWATT:
+        return False
+    return mode != CONTROL_ENTITIES or bool(options.get(CONF_CURTAIL_ENTITY))
+
+
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
     """How the inverter is reached, from the entry's options."""
@@ -87,6 +105,10 @@ class ControlConfig:
     # The battery's power limits: what 100 % means to a power number in percent.
     max_charge_kw: float | None = None
     max_discharge_kw: float | None = None
+    # An export-limit number or a curtail switch (entity mode), and whether the plan may
+    # curtail where exporting costs money.
+    curtail_entity: str | None = None
+    curtailment: bool = False
 
     @property
     def safe_intent(self) -> Intent:
@@ -112,6 +134,8 @@ class ControlConfig:
             safe_mode=options.get(CONF_SAFE_MODE, SAFE_MODE_SELF_CONSUMPTION),
             max_charge_kw=_positive(options.get(CONF_MAX_CHARGE_KW)),
             max_discharge_kw=_positive(options.get(CONF_MAX_DISCHARGE_KW)),
+            curtail_entity=options.get(CONF_CURTAIL_ENTITY),
+            curtailment=can_curtail(options),
         )
 
 
@@ -191,6 +215,7 @@ class HomeAssistantController:
             config.charge_power_number,
             config.discharge_power_number,
             config.grid_charge_switch,
+            config.curtail_entity,
         )
         return [entity_id for entity_id in candidates if entity_id]
 
@@ -340,7 +365,7 @@ class HomeAssistantController:
         if index is None:
             return []
         if self.config.mode == CONTROL_ENTITIES:
-            return self._entity_commands(result.periods[index])
+            return self._entity_commands(result.periods[index], result.period_minutes)
         if self.config.mode == CONTROL_SCRIPT:
             return self._script_commands(result, index)
         if self.config.mode == CONTROL_GROWATT:
@@ -353,14 +378,21 @@ class HomeAssistantController:
         Self-consumption: the work-mode option of load support, discharge power at the
         battery's maximum (a hold left by the last plan would stop it covering the load),
         grid charging off. Hold: the option of idle, both powers at 0, grid charging off.
-        Script: `mode` is that intent at 0 kW with `safe_mode: true`. Growatt: every time
-        segment disabled (load-first), with its power numbers and AC-charge switch as above.
+        Either way solar is not curtailed: export is allowed. Script: `mode` is that intent at
+        0 kW with `safe_mode: true` and `curtail: false`. Growatt: every time segment disabled
+        (load-first), with its power numbers and AC-charge switch as above.
         """
         config = self.config
         intent = config.safe_intent
         hold = intent is Intent.IDLE
         if config.mode == CONTROL_SCRIPT:
-            variables = {"mode": intent.value, "power_kw": 0.0, "safe_mode": True}
+            variables = {
+                "mode": intent.value,
+                "power_kw": 0.0,
+                "safe_mode": True,
+                "curtail": False,
+                "curtail_kwh": 0.0,
+            }
             return [_script_command(config.script, variables, setting=variables)]
         if config.mode not in (CONTROL_ENTITIES, CONTROL_GROWATT):
             return []
@@ -375,15 +407,71 @@ class HomeAssistantController:
             commands += self._power_commands(None, config.max_discharge_kw)
         if config.grid_charge_switch:
             commands.append(_switch_command(config.grid_charge_switch, on=False))
-        return commands
+        return commands + self._curtail_commands(None)
 
-    def _entity_commands(self, period: PeriodPlan) -> list[ServiceCommand]:
-        """Work-mode select, power numbers and grid-charging switch for one period."""
+    def _entity_commands(self, period: PeriodPlan, minutes: int) -> list[ServiceCommand]:
+        """Work-mode select, power numbers, grid-charging switch and curtailing for one period."""
         config = self.config
         commands: list[ServiceCommand] = []
         if config.work_mode_select and (option := config.mode_options.get(period.intent)):
             commands.append(_select_command(config.work_mode_select, option))
-        return commands + self._period_settings(period)
+        commands += self._period_settings(period)
+        return commands + self._curtail_commands(self._export_limit_kw(period, minutes))
+
+    def _export_limit_kw(self, period: PeriodPlan, minutes: int) -> float | None:
+        """Return the export the inverter may make in `period` (kW), None for no limit.
+
+        Where exporting costs money the plan, allowed to curtail, exports only what the
+        battery must discharge beyond the load (nearly always nothing): export is limited to
+        that, and a forecast short of the sun costs nothing either. Elsewhere export is open;
+        curtailing at an export cap is the inverter's own export limit, not this.
+        """
+        if not self.config.curtailment or period.sell_price >= 0.0:
+            return None
+        return period.grid_export_kwh * 60.0 / minutes
+
+    def _curtails(self, period: PeriodPlan) -> bool:
+        """Return whether the plan curtails all surplus solar in `period` (exports nothing)."""
+        return (
+            self.config.curtailment
+            and period.sell_price < 0.0
+            and period.grid_export_kwh <= _NO_EXPORT_KW
+        )
+
+    def _curtail_commands(self, limit_kw: float | None) -> list[ServiceCommand]:
+        """Set the curtail entity to let at most `limit_kw` out (None: no limit).
+
+        An export-limit number gets that power (in its own unit, on its step), else its
+        maximum; a curtail switch is on only when nothing may be exported. A number without
+        a maximum cannot be opened again, so it is then left alone outside curtailing periods.
+        """
+        entity_id = self.config.curtail_entity
+        if not entity_id or self.config.mode != CONTROL_ENTITIES:
+            return []
+        if _domain(entity_id) in ("switch", "input_boolean"):
+            on = limit_kw is not None and limit_kw <= _NO_EXPORT_KW
+            return [_switch_command(entity_id, on=on, key="curtail")]
+        state = self._hass.states.get(entity_id)
+        attributes = state.attributes if state is not None else {}
+        high, raw_step = attributes.get("max"), attributes.get("step")
+        if limit_kw is not None:
+            value, step = self._number_value(entity_id, limit_kw, None)
+        elif isinstance(high, int | float):
+            value = float(high)
+            step = float(raw_step) if isinstance(raw_step, int | float) and raw_step > 0 else None
+        else:
+            return []
+        return [
+            ServiceCommand(
+                "curtail",
+                _domain(entity_id),
+                "set_value",
+                {ATTR_ENTITY_ID: entity_id, "value": value},
+                entity_id=entity_id,
+                expected=value,
+                tolerance=step / 2 if step else 1e-6,
+            )
+        ]
 
     def _period_settings(self, period: PeriodPlan) -> list[ServiceCommand]:
         """The power numbers and the grid-charging switch of one period (entities, Growatt)."""
@@ -466,15 +554,22 @@ class HomeAssistantController:
     def _script_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """One script run per stretch of equal action; not again while the action holds.
 
-        A re-plan moves the stretch's `start`; only a new mode, power or end runs the script
-        again.
+        A re-plan moves the stretch's `start`; only a new mode, power, curtailing or end runs
+        the script again. `curtail_kwh` is the solar the plan curtails in the stretch (what
+        an export cap curtails included).
         """
         period = result.periods[index]
+        periods = result.periods
+
+        def same(other: PeriodPlan) -> bool:
+            """Return whether `other` commands what the period now does."""
+            return _same_action(other, period) and self._curtails(other) == self._curtails(period)
+
         first = index
-        while first > 0 and _same_action(result.periods[first - 1], period):
+        while first > 0 and same(periods[first - 1]):
             first -= 1
         last = index
-        while last + 1 < len(result.periods) and _same_action(result.periods[last + 1], period):
+        while last + 1 < len(periods) and same(periods[last + 1]):
             last += 1
         variables = {
             "mode": period.intent.value,
@@ -482,10 +577,14 @@ class HomeAssistantController:
             "start": result.period_start(first).isoformat(),
             "end": result.period_start(last + 1).isoformat(),
             "safe_mode": False,
+            "curtail": self._curtails(period),
+            "curtail_kwh": round(sum(p.curtailed_kwh for p in periods[first : last + 1]), 3),
         }
         # `end` counts (a script may program a window that ends then); `start` moves with
-        # every re-plan and does not.
-        setting = {key: variables[key] for key in ("mode", "power_kw", "end", "safe_mode")}
+        # every re-plan and does not, nor does `curtail_kwh` (a forecast, not a command).
+        setting = {
+            key: variables[key] for key in ("mode", "power_kw", "end", "safe_mode", "curtail")
+        }
         return [_script_command(self.config.script, variables, setting=setting)]
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
@@ -537,6 +636,8 @@ class HomeAssistantController:
 
 
 _GROWATT_SEGMENTS = range(1, GROWATT_MAX_INTERVALS + 1)
+# A planned export below this (kW, or kWh in a period) is rounding noise: nothing exported.
+_NO_EXPORT_KW = 1e-6
 
 
 def _domain(entity_id: str) -> str:
@@ -556,10 +657,10 @@ def _select_command(entity_id: str, option: str) -> ServiceCommand:
     )
 
 
-def _switch_command(entity_id: str, *, on: bool) -> ServiceCommand:
-    """Turn a switch or input_boolean on or off."""
+def _switch_command(entity_id: str, *, on: bool, key: str = "grid_charging") -> ServiceCommand:
+    """Turn a switch or input_boolean on or off; `key` names the setting."""
     return ServiceCommand(
-        "grid_charging",
+        key,
         _domain(entity_id),
         "turn_on" if on else "turn_off",
         {ATTR_ENTITY_ID: entity_id},
