@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 import sys
 
+from _pytest.terminal import TerminalReporter
 import pytest
 
 CONFIG_DIR = Path(__file__).parents[2] / "config"
@@ -13,6 +14,8 @@ if str(CONFIG_DIR) not in sys.path:
     sys.path.append(str(CONFIG_DIR))
 
 HA_TESTS = ("test_integration.py", "test_closed_loop.py")
+# What the soak test (test_soak.py) reports it survived, shown in pytest's summary.
+SOAK_SUMMARY = "soak_summary"
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +26,19 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
         if "recorder_mock" in request.fixturenames:
             request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Show the faults the soak test survived, with or without -s."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == SOAK_SUMMARY
+    ]
+    if lines:
+        terminalreporter.section("soak")
+        for line in lines:
+            terminalreporter.write_line(line)

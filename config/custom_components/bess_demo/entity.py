@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity
 
@@ -17,8 +18,14 @@ class DemoEntity(Entity):
     def __init__(self, home: DemoHome, key: str, name: str) -> None:
         """Name the entity; its entity id follows from the name (e.g. sensor.demo_battery_soc)."""
         self.home = home
+        self.key = key
         self._attr_unique_id = f"{DOMAIN}_{key}"
         self._attr_name = name
+
+    @property
+    def available(self) -> bool:
+        """Available unless a test has made it unavailable (DemoFaults)."""
+        return self.home.faults.readings.get(self.key) != STATE_UNAVAILABLE
 
     async def async_added_to_hass(self) -> None:
         """Follow the home's updates."""

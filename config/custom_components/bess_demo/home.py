@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 import logging
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
@@ -22,6 +23,19 @@ _LOGGER = logging.getLogger(__name__)
 # A home switched off for longer than this restarts its clock instead of replaying the gap.
 MAX_CATCH_UP = timedelta(days=7)
 SAVE_DELAY_S = 30
+
+
+@dataclass(slots=True)
+class DemoFaults:
+    """What a test breaks in the home (tests/demo/test_soak.py); nothing by default.
+
+    `readings` maps a sensor's key (`battery_soc`, `spot_price`) to what it shows instead of
+    the truth: "unavailable", nan, or a number out of range. While `rejected_commands` is
+    set, every inverter command fails with it as the error. The home itself runs on.
+    """
+
+    readings: dict[str, str | float] = field(default_factory=dict)
+    rejected_commands: str | None = None
 
 
 class DemoHome:
@@ -41,6 +55,7 @@ class DemoHome:
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, DOMAIN)
         self.state: HomeState = initial_state(settings, dt_util.utcnow(), initial_soc_percent)
         self.command = InverterCommand()
+        self.faults = DemoFaults()
         self._unsub_tick: CALLBACK_TYPE | None = None
 
     @property
@@ -108,6 +123,8 @@ class DemoHome:
     @callback
     def async_command(self, **changes: Any) -> None:
         """Change what the inverter is told, from now on."""
+        if self.faults.rejected_commands is not None:
+            raise HomeAssistantError(self.faults.rejected_commands)
         now = dt_util.utcnow()
         if now > self.state.time:
             self.state = advance(self.settings, self.state, self.command, now, self.tz)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -116,7 +116,24 @@ async def async_setup_entry(
     )
 
 
-class DemoSensor(DemoEntity, SensorEntity):
+class DemoSensorEntity(DemoEntity, SensorEntity):
+    """A demo sensor that shows an injected bad reading as a broken source would."""
+
+    @property
+    @override
+    def state(self) -> Any:  # type: ignore[misc]
+        """Return the state; a number injected by a test as it is, nan included.
+
+        Home Assistant refuses nan from a numeric sensor entity, but a template or MQTT
+        sensor shows it, and bess must cope with that.
+        """
+        fault = self.home.faults.readings.get(self.key)
+        if isinstance(fault, int | float):
+            return fault
+        return super().state
+
+
+class DemoSensor(DemoSensorEntity):
     """A reading of the simulated home."""
 
     entity_description: DemoSensorDescription
@@ -132,7 +149,7 @@ class DemoSensor(DemoEntity, SensorEntity):
         self._attr_native_value = self.entity_description.value_fn(self.home)
 
 
-class DemoPriceSensor(DemoEntity, SensorEntity):
+class DemoPriceSensor(DemoSensorEntity):
     """The spot price as the HACS Nord Pool sensor shows it.
 
     State: the current hour's price. Attributes: `raw_today` / `raw_tomorrow` lists of
@@ -159,6 +176,13 @@ class DemoPriceSensor(DemoEntity, SensorEntity):
         tomorrow = today + timedelta(days=1)
         raw_today = _raw_prices(today, tz)
         raw_tomorrow = _raw_prices(tomorrow, tz) if prices_published(tomorrow, now, tz) else []
+        fault = self.home.faults.readings.get(self.key)
+        if isinstance(fault, int | float):
+            # A broken feed: the hour in progress shows the bad value in the list too.
+            raw_today = [
+                {**entry, "value": fault} if entry["start"] <= now < entry["end"] else entry
+                for entry in raw_today
+            ]
         current = next(
             (entry["value"] for entry in raw_today if entry["start"] <= now < entry["end"]), None
         )
