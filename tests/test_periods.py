@@ -123,6 +123,17 @@ async def test_quarter_hour_prices_are_planned_and_recorded_in_quarters(
     # The price sensor shows the quarter in progress, not the hour's mean.
     buy = hass.states.get("sensor.home_battery_buy_price_now")
     assert float(buy.state) == pytest.approx(PRICE_SHAPE[11])
+    # Tomorrow's part of the plan: 24 hours made of its 96 quarters.
+    tomorrow = hass.states.get("sensor.home_battery_tomorrow_planned_savings").attributes
+    assert len(tomorrow["hours"]) == 24
+    assert len(tomorrow["periods"]) == 96
+    assert [h["period_count"] for h in tomorrow["hours"]] == [4] * 24
+    quarters = tomorrow["periods"][40:44]  # 10:00 … 10:45
+    assert tomorrow["hours"][10]["start"] == quarters[0]["start"]
+    assert tomorrow["hours"][10]["buy_price"] == pytest.approx(
+        sum(q["buy_price"] for q in quarters) / 4
+    )
+    assert tomorrow["hours"][10]["load_kwh"] == pytest.approx(sum(q["load_kwh"] for q in quarters))
 
 
 async def test_a_chosen_period_overrides_the_sources_resolution(

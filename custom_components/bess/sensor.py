@@ -17,8 +17,10 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower, UnitOfT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .coordinator import BessConfigEntry, BessCoordinator, BessData, TomorrowStatus
+from .engine.daily_view import plan_hours
 from .engine.models import Intent
 from .entity import BessEntity
 from .ha.controller import ControlStatus
@@ -80,18 +82,22 @@ def _daily_view_attributes(data: BessData) -> dict[str, Any]:
 
 
 def _tomorrow_attributes(data: BessData) -> dict[str, Any]:
-    """Tomorrow's planned hours."""
+    """Tomorrow's planned hours, and its periods when they are shorter than hours."""
     if data.tomorrow is None:
         return {"hours": []}
     result = data.tomorrow
-    return {
-        "hours": [
-            {"start": result.period_start(i).isoformat(), **period.to_dict()}
-            for i, period in enumerate(result.periods)
-        ],
+    attributes: dict[str, Any] = {
+        "hours": plan_hours(result, dt_util.get_default_time_zone()),
         "total_cost": result.total_cost,
         "total_baseline_cost": result.total_baseline_cost,
+        "period_minutes": result.period_minutes,
     }
+    if result.period_minutes < 60:
+        attributes["periods"] = [
+            {"start": result.period_start(i).isoformat(), **period.to_dict()}
+            for i, period in enumerate(result.periods)
+        ]
+    return attributes
 
 
 SENSORS: tuple[BessSensorEntityDescription, ...] = (

@@ -10,12 +10,20 @@ load unchanged and sit beside the new ones.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+import itertools
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.bess.engine.daily_view import plan_hours
 from custom_components.bess.engine.history import HistoryConflictError
-from custom_components.bess.engine.models import HourlyEvent
+from custom_components.bess.engine.models import (
+    BatterySettings,
+    HourlyEvent,
+    OptimizationInput,
+)
+from custom_components.bess.engine.optimizer import optimize_battery_schedule
 from custom_components.bess.engine.timeutil import day_hour_starts, day_period_starts
 
 from .fakes import STOCKHOLM, MemoryPersistence, buy_price, local
@@ -180,3 +188,58 @@ def test_tomorrow_of_the_autumn_day_has_100_quarters() -> None:
     assert len(day_period_starts(AUTUMN, STOCKHOLM, 15)) == 100
     assert len(day_period_starts(SPRING, STOCKHOLM, 15)) == 92
     assert len(day_period_starts(AUTUMN - ONE_DAY, STOCKHOLM, 15)) == 96
+
+
+@pytest.mark.parametrize(("day", "hours"), [(AUTUMN, 25), (SPRING, 23), (DAY, 24)])
+def test_a_plans_quarters_make_its_local_hours_on_every_day(day: date, hours: int) -> None:
+    starts = day_period_starts(day, STOCKHOLM, 15)
+    n = len(starts)
+    inputs = OptimizationInput(
+        start=starts[0],
+        period_minutes=15,
+        buy=tuple(buy_price(start) + 0.01 * (i % 4) for i, start in enumerate(starts)),
+        sell=tuple(0.5 * buy_price(start) for start in starts),
+        load=tuple(0.2 + 0.1 * (i % 3) for i in range(n)),
+        solar=(0.0,) * n,
+        battery=BatterySettings(capacity_kwh=10.0, max_charge_kw=5.0, max_discharge_kw=5.0),
+        initial_soc_percent=50.0,
+    )
+    plan = optimize_battery_schedule(inputs)
+
+    result = plan_hours(plan, STOCKHOLM)
+
+    assert len(result) == hours
+    assert [h["period_count"] for h in result] == [4] * hours
+    # The doubled 02:00 of the autumn day is two hours, an hour of absolute time apart.
+    starts_utc = [datetime.fromisoformat(h["start"]).astimezone(UTC) for h in result]
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(starts_utc))
+    for index, hour in enumerate(result):
+        quarters = plan.periods[4 * index : 4 * index + 4]
+        assert hour["load_kwh"] == pytest.approx(sum(q.load_kwh for q in quarters))
+        assert hour["savings"] == pytest.approx(sum(q.savings for q in quarters))
+        assert hour["soc_start_percent"] == quarters[0].soc_start_percent
+        assert hour["soc_end_percent"] == quarters[-1].soc_end_percent
+        assert hour["buy_price"] == pytest.approx(sum(q.buy_price for q in quarters) / 4)
+
+
+def test_an_hour_is_the_quarters_of_a_half_hour_zone_that_fall_in_it() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    start = datetime(2026, 11, 24, 10, 15, tzinfo=kolkata)  # a plan from 10:15 local
+    inputs = OptimizationInput(
+        start=start,
+        period_minutes=15,
+        buy=(1.0,) * 7,
+        sell=(0.5,) * 7,
+        load=(0.25,) * 7,
+        solar=(0.0,) * 7,
+        battery=BatterySettings(capacity_kwh=10.0, max_charge_kw=5.0, max_discharge_kw=5.0),
+        initial_soc_percent=50.0,
+    )
+
+    result = plan_hours(optimize_battery_schedule(inputs), kolkata)
+
+    assert [(h["start"], h["period_count"]) for h in result] == [
+        ("2026-11-24T10:00:00+05:30", 3),  # 10:15, 10:30, 10:45
+        ("2026-11-24T11:00:00+05:30", 4),
+    ]
+    assert result[0]["load_kwh"] == pytest.approx(0.75)

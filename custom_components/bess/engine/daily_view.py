@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import math
+from typing import Any
 
 from .cost import baseline_cost, grid_only_cost, period_cost
 from .history import HistoricalDataStore
@@ -28,6 +29,7 @@ from .models import (
     HourlyData,
     HourlyEvent,
     HourSource,
+    Intent,
     OptimizationResult,
     PeriodPlan,
 )
@@ -413,3 +415,55 @@ def _compacted_view(day: date, starts: list[datetime], total: DailyTotal) -> Dai
         data_sources=tuple(h.source for h in hours),
         compacted=True,
     )
+
+
+_SUMMED = (
+    "charge_kwh",
+    "discharge_kwh",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "load_kwh",
+    "solar_kwh",
+    "cost",
+    "baseline_cost",
+    "savings",
+    "curtailed_kwh",
+    "import_excess_kwh",
+)
+
+
+def plan_hours(result: OptimizationResult, tz: tzinfo) -> list[dict[str, Any]]:
+    """Return a plan's local hours, each built from its periods (the tomorrow sensor's `hours`).
+
+    Energies and money are summed; `battery_action_kw` and the prices are the hour's means
+    (its periods are equally long); the SOC runs from the first period's start to the last
+    one's end; `intent` is the one held longest (the earliest of equals). Hours are local
+    clock hours counted in absolute time, so the doubled autumn hour is two hours, and in a
+    zone off UTC by a half hour an hour is made of the periods that fall in it. An hour the
+    plan covers only in part is built from the periods it has (`period_count` says how many).
+    """
+    groups: dict[datetime, list[PeriodPlan]] = {}
+    for index, period in enumerate(result.periods):
+        local = result.period_start(index).astimezone(tz)
+        # The local hour's start: the same wall-clock hour (fold kept) minus the minutes.
+        hour_start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        groups.setdefault(hour_start, []).append(period)
+    hours: list[dict[str, Any]] = []
+    for start, periods in groups.items():
+        count = len(periods)
+        held: dict[Intent, int] = {}
+        for period in periods:
+            held[period.intent] = held.get(period.intent, 0) + 1
+        hour: dict[str, Any] = {
+            "start": start.astimezone(tz).isoformat(),
+            **{name: sum(getattr(p, name) for p in periods) for name in _SUMMED},
+            "battery_action_kw": sum(p.battery_action_kw for p in periods) / count,
+            "soc_start_percent": periods[0].soc_start_percent,
+            "soc_end_percent": periods[-1].soc_end_percent,
+            "buy_price": sum(p.buy_price for p in periods) / count,
+            "sell_price": sum(p.sell_price for p in periods) / count,
+            "intent": max(held, key=lambda intent: held[intent]).value,
+            "period_count": count,
+        }
+        hours.append(hour)
+    return hours

@@ -8,7 +8,7 @@ record of what happened).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from .encoding import json_text
@@ -35,6 +35,11 @@ class ScheduleStore:
         # Each kept schedule's JSON text by id(schedule), made once (a stored plan never
         # changes): a save joins these instead of encoding every plan again.
         self._texts: dict[int, str] = {}
+        # Each kept schedule's span [start, end) in UTC by id(schedule), and per planned day
+        # the union's bounds: a search for the plan covering a moment skips every day whose
+        # plans cannot cover it and parses no plan's start again.
+        self._spans: dict[int, tuple[datetime, datetime]] = {}
+        self._day_bounds: dict[date, tuple[datetime, datetime]] = {}
         self._text: str | None = None  # the whole store's JSON text, until the next change
 
     def planned_day(self, schedule: StoredSchedule) -> date:
@@ -53,10 +58,25 @@ class ScheduleStore:
         schedules.append(schedule)
         schedules.sort(key=_stored_at)
         self._texts[id(schedule)] = json_text(schedule.to_dict())
+        span = self._spans[id(schedule)] = _span(schedule)
+        low, high = self._day_bounds.get(day, span)
+        self._day_bounds[day] = (min(low, span[0]), max(high, span[1]))
         for old in sorted(self._by_day)[: -self._keep_days]:
+            self._day_bounds.pop(old, None)
             for forgotten in self._by_day.pop(old):
                 self._texts.pop(id(forgotten), None)
+                self._spans.pop(id(forgotten), None)
         self._text = None
+
+    def _covers(self, schedule: StoredSchedule, moment: datetime) -> bool:
+        """Return whether the schedule's plan has a period containing `moment` (UTC)."""
+        start, end = self._spans[id(schedule)]
+        return start <= moment < end
+
+    def _may_cover(self, day: date, moment: datetime) -> bool:
+        """Return whether any schedule planned for `day` may cover `moment` (UTC)."""
+        bounds = self._day_bounds.get(day)
+        return bounds is not None and bounds[0] <= moment < bounds[1]
 
     def get_latest_schedule(self, day: date | None = None) -> StoredSchedule | None:
         """Return the schedule stored last for `day` (default today), or None."""
@@ -71,11 +91,13 @@ class ScheduleStore:
         """
         moment = timestamp.astimezone(UTC)
         best: StoredSchedule | None = None
-        for schedules in self._by_day.values():
+        for day, schedules in self._by_day.items():
+            if not self._may_cover(day, moment):
+                continue
             for schedule in schedules:
                 if _stored_at(schedule) > moment:
                     break
-                if not _covers(schedule, moment):
+                if not self._covers(schedule, moment):
                     continue
                 if best is None or _stored_at(schedule) >= _stored_at(best):
                     best = schedule
@@ -89,11 +111,14 @@ class ScheduleStore:
         With `day`, only the schedules planned for that day count; without, every kept one
         does: a plan made this afternoon through the end of tomorrow covers tomorrow too.
         """
+        moment = moment.astimezone(UTC)
         days = [day] if day is not None else list(self._by_day)
         best: StoredSchedule | None = None
         for planned in days:
-            for schedule in reversed(self._by_day.get(planned, [])):
-                if _covers(schedule, moment):
+            if not self._may_cover(planned, moment):
+                continue
+            for schedule in reversed(self._by_day[planned]):
+                if self._covers(schedule, moment):
                     if best is None or _stored_at(schedule) >= _stored_at(best):
                         best = schedule
                     break
@@ -159,6 +184,8 @@ class ScheduleStore:
                 dropped.append(f"schedule stored {stamp or item!r}: {err}")
         self._by_day = fresh._by_day
         self._texts = fresh._texts
+        self._spans = fresh._spans
+        self._day_bounds = fresh._day_bounds
         self._text = None
         return dropped
 
@@ -177,10 +204,9 @@ def _stored_at(schedule: StoredSchedule) -> datetime:
     return schedule.timestamp.astimezone(UTC)
 
 
-def _covers(schedule: StoredSchedule, moment: datetime) -> bool:
-    """Return whether the schedule's plan has a period containing `moment`."""
+def _span(schedule: StoredSchedule) -> tuple[datetime, datetime]:
+    """Return the [start, end) of the schedule's plan, in UTC."""
     result = schedule.algorithm_result
     start = from_iso(result["start"]).astimezone(UTC)
-    length_minutes = int(result["period_minutes"]) * len(result["periods"])
-    offset_minutes = (moment.astimezone(UTC) - start).total_seconds() / 60.0
-    return 0 <= offset_minutes < length_minutes
+    minutes = int(result["period_minutes"]) * len(result["periods"])
+    return start, start + timedelta(minutes=minutes)
