@@ -192,3 +192,47 @@ def test_restore_refuses_an_unknown_layout_and_keeps_what_it_had(store: Schedule
     with pytest.raises(ValueError, match="version"):
         store.restore({"version": 7, "schedules": []})
     assert len(store.get_all_schedules_today()) == 1
+
+
+def _a_day_of_replans(clock: FakeClock) -> tuple[ScheduleStore, list[StoredSchedule]]:
+    """Yesterday planned at 23:55 the day before, then re-planned at every hour."""
+    yesterday = DAY - timedelta(days=1)
+    store = ScheduleStore(clock, STOCKHOLM)
+    plans = [stored(yesterday, 0, local(yesterday - timedelta(days=1), 23, 55), "tomorrow")]
+    plans += [stored(yesterday, hour, local(yesterday, hour, 0, 1)) for hour in range(24)]
+    for plan in plans:
+        store.store_schedule(plan)
+    return store, plans
+
+
+def test_a_past_days_superseded_replans_are_cut_to_what_was_in_force() -> None:
+    clock = FakeClock(local(DAY - timedelta(days=1), 23, 30))
+    store, plans = _a_day_of_replans(clock)
+    yesterday = DAY - timedelta(days=1)
+    # While the day runs, every plan stays whole.
+    assert store.get_all_schedules_today(yesterday) == plans
+    size_whole = len(store.to_json())
+
+    clock.set(local(DAY, 0, 0, 1))
+    store.store_schedule(stored(DAY, 0, local(DAY, 0, 0, 1)))
+
+    kept = store.get_all_schedules_today(yesterday)
+    lengths = [len(s.result.periods) for s in kept]
+    # Tomorrow's plan and the first re-plan (the plan the day started from) stay whole; every
+    # later re-plan keeps the one hour it was in force, until the next re-plan.
+    assert lengths == [24, 24] + [1] * 23
+    assert [s.timestamp for s in kept] == [s.timestamp for s in plans]
+    for hour in range(1, 24):
+        in_force = store.get_schedule_at_time(local(yesterday, hour, 30))
+        assert in_force is kept[hour + 1]
+        assert in_force.result.periods[0] == plans[hour + 1].result.periods[0]
+    assert len(store.to_json()) < size_whole / 2  # with a whole plan of today added
+    # Cut once: a store read back is the same, and so is one written before plans were cut.
+    assert ScheduleStore.from_dict(json.loads(store.to_json()), clock, STOCKHOLM).to_json() == (
+        store.to_json()
+    )
+    whole = {"version": 1, "schedules": [p.to_dict() for p in plans]}
+    restored = ScheduleStore.from_dict(whole, clock, STOCKHOLM)
+    assert [len(s.result.periods) for s in restored.get_all_schedules_today(yesterday)] == (
+        [24, 24] + [1] * 23
+    )
