@@ -72,6 +72,7 @@ from .ha.energy import (
     HomeAssistantEnergyData,
     soc_percent,
 )
+from .ha.savings_statistics import SavingsStatistics
 from .ha.storage import StorePersistence, UnreadableStoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class BessData:
     # The period in progress (the hour itself where bess plans by the hour).
     current_period: HourlyData | None = None
     period_minutes: int = 60
+    # Realized savings of this local month and year so far (the savings statistic's hours).
+    savings_month: float = 0.0
+    savings_year: float = 0.0
 
 
 class HassClock:
@@ -226,6 +230,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             keep_history_days=int({**DEFAULTS, **entry.options}[CONF_KEEP_HISTORY_DAYS]),
             period_minutes=PERIOD_MINUTES,
         )
+        self.savings = SavingsStatistics(hass, entry.entry_id, entry.title, self.manager)
         self._unavailable: DataUnavailableError | None = None
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._price_retry: CALLBACK_TYPE | None = None
@@ -419,11 +424,19 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             await self._async_fail_safe(f"{type(err).__name__}: {err}")
             self.async_set_update_error(UpdateFailed(str(err)))
             return
+        await self._async_update_savings()
         if not today and self._unavailable is not None:
             self.async_update_listeners()
             return
         self._clear_unavailable()
         self.async_set_updated_data(self._build_data())
+
+    async def _async_update_savings(self) -> None:
+        """Bring the savings statistic up to date with the history (never stops the loop)."""
+        try:
+            await self.savings.async_update()
+        except Exception:
+            _LOGGER.exception("Could not write the savings statistics; the next period retries")
 
     async def _async_fail_safe(self, reason: str) -> None:
         """No plan could be made now: keep to the plan in force, or to the safe mode."""
@@ -466,8 +479,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             None,
         )
         tomorrow = self.manager.tomorrow_result
+        savings_month, savings_year = self.savings.month_and_year()
         return BessData(
             today=view,
+            savings_month=savings_month,
+            savings_year=savings_year,
             current=current,
             current_period=current_period,
             period_minutes=self.manager.period_minutes,

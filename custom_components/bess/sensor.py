@@ -111,6 +111,22 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         value_fn=lambda data: data.today.total_savings,
     ),
     BessSensorEntityDescription(
+        key="savings_this_month",
+        translation_key="savings_this_month",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda data: data.savings_month,
+    ),
+    BessSensorEntityDescription(
+        key="savings_this_year",
+        translation_key="savings_this_year",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda data: data.savings_year,
+    ),
+    BessSensorEntityDescription(
         key="actual_savings_today",
         translation_key="actual_savings_today",
         device_class=SensorDeviceClass.MONETARY,

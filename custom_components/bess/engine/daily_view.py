@@ -245,6 +245,11 @@ class DailyViewBuilder:
             grid_only_cost=view.total_grid_only_cost,
         )
 
+    def event_savings(self, event: HourlyEvent) -> float:
+        """Return the realized savings of a recorded period (`baseline − cost`, its own terms)."""
+        savings = self._actual_period(event, 0).savings
+        return 0.0 if savings is None else savings
+
     def _actual_period(self, event: HourlyEvent, hour: int) -> HourlyData:
         """Return a period as measured, priced with the one cost model and its own terms.
 

@@ -191,6 +191,10 @@ class HistoricalDataStore:
             local_midnight(day, self._tz), local_midnight(day + timedelta(days=1), self._tz)
         )
 
+    def events(self) -> list[HourlyEvent]:
+        """Return every event recorded in detail, in time order."""
+        return [self._events[start] for start in self._order]
+
     def __len__(self) -> int:
         """Return how many hours are recorded in detail in all."""
         return len(self._events)
