@@ -151,8 +151,8 @@ class SavingsStatistics:
 
     async def _async_last_row(self) -> tuple[datetime, float] | None:
         """Return the start and sum of the last row the recorder holds, or None."""
-        from homeassistant.helpers.recorder import get_instance
         from homeassistant.components.recorder.statistics import get_last_statistics
+        from homeassistant.helpers.recorder import get_instance
 
         rows = await get_instance(self._hass).async_add_executor_job(
             get_last_statistics, self._hass, 1, self.statistic_id, False, {"sum"}
