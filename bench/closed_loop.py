@@ -106,9 +106,11 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from custom_components.bess.engine.hindsight import HindsightReport
 from custom_components.bess.engine.manager import SimpleBatterySystemManager
 from custom_components.bess.engine.models import (
     BatterySettings,
+    Intent,
     OptimizationInput,
     OptimizationResult,
     is_soc,
@@ -567,11 +569,21 @@ def forecasts(days: Days, noise: Noise | None) -> tuple[FloatArray, FloatArray]:
 # ------------------------------------------------------------ the world and the fake ports
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """What the inverter was told: a mode (the plan's intent) and its powers (kW, AC side)."""
+
+    intent: Intent
+    charge_kw: float
+    discharge_kw: float
+
+
 class World:
     """The simulated home: the true data, the forecasts, the battery, its meters, the clock.
 
-    The battery follows the plan the inverter was given last (among those covering the period),
-    at that plan's power; the meters record what really flowed.
+    The inverter keeps the setting of the last command it took (the intent and power of the
+    plan's period then) until the next one, as a real one does; the battery follows it within
+    the mode's meaning and its SOC window; the meters record what really flowed.
     """
 
     def __init__(self, days: Days, load_forecast: FloatArray, solar_forecast: FloatArray) -> None:
@@ -585,11 +597,30 @@ class World:
         self.charge = np.zeros(days.n)
         self.discharge = np.zeros(days.n)
         self.meters: list[HourMeasurement] = []
-        self.plans: list[OptimizationResult] = []
+        self.setting = Setting(Intent.IDLE, 0.0, 0.0)  # what the inverter was last told
         self.index = {s.astimezone(UTC): i for i, s in enumerate(days.starts)}
         self.first_day = days.starts[0].date()
         self.day_set = set(days.dates)
         self.solves = 0
+        self.commands = 0
+        self.ignore_every_second_command = False
+
+    def command(self, result: OptimizationResult, now: datetime) -> None:
+        """Set the inverter to the plan's period now (a plan not covering now changes nothing).
+
+        With `ignore_every_second_command` every second command is ignored: the inverter
+        keeps the setting it had.
+        """
+        self.commands += 1
+        if self.ignore_every_second_command and self.commands % 2 == 0:
+            return
+        k = result.index_at(now)
+        if k is not None:
+            period = result.periods[k]
+            hours = result.period_minutes / 60.0
+            self.setting = Setting(
+                period.intent, period.charge_kwh / hours, period.discharge_kwh / hours
+            )
 
     # The clock port.
     def clock_now(self) -> datetime:
@@ -621,15 +652,17 @@ class World:
         """Live through market period `i`: the battery follows the plan, the meters record."""
         days, b = self.days, self.days.battery
         start = days.starts[i]
-        charge = discharge = 0.0
-        for plan in reversed(self.plans):
-            k = plan.index_at(start)
-            if k is not None:
-                share = days.period_minutes / plan.period_minutes
-                charge = plan.periods[k].charge_kwh * share
-                discharge = plan.periods[k].discharge_kwh * share
-                break
         load, solar = float(days.load[i]), float(days.solar[i])
+        hours = days.period_minutes / 60.0
+        setting = self.setting
+        charge = setting.charge_kw * hours
+        discharge = setting.discharge_kw * hours
+        # The inverter's modes: storing solar takes only surplus sun, supporting the load
+        # never discharges more than the home needs.
+        if setting.intent is Intent.SOLAR_STORAGE:
+            charge = min(charge, max(solar - load, 0.0))
+        elif setting.intent is Intent.LOAD_SUPPORT:
+            discharge = min(discharge, max(load - solar, 0.0))
         if not b.grid_charging:
             charge = min(charge, max(solar - load, 0.0))  # the inverter charges from PV only
         # The battery cannot go beyond its SOC window, whatever the plan says.
@@ -756,8 +789,12 @@ class Ports:
 
     # BatteryController
     async def apply(self, result: OptimizationResult, now: datetime) -> None:
-        """Give the inverter the plan; it follows it from its period now on."""
-        self.world.plans = [*self.world.plans[-3:], result]
+        """Set the inverter to the plan's period now (a plan not covering now changes nothing).
+
+        A faulty inverter (`World.ignore_every_second_command`) ignores every second command
+        and keeps the setting it had.
+        """
+        self.world.command(result, now)
 
     # Persistence: nothing survives (the run never restarts), and nothing costs time.
     async def load(self) -> dict[str, Any] | None:
@@ -812,6 +849,8 @@ class Outcome:
     sold_from_battery_kwh: float = 0.0
     bought_into_battery_kwh: float = 0.0
     spread_paid: float = 0.0
+    # The manager's hindsight report of every finished day (engine/hindsight.py).
+    reports: tuple[HindsightReport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -950,7 +989,7 @@ class ReferencePlanner:
             terminal_value_per_kwh=terminal,
         )
         world.solves += 1
-        world.plans = [*world.plans[-3:], self.optimize(inputs)]
+        world.command(self.optimize(inputs), world.now)
 
 
 def _minutes_since_midnight(moment: datetime, tz: tzinfo) -> float:
@@ -986,13 +1025,18 @@ def run_policy(
     *,
     rule: TerminalRule | None = None,
     reference: bool = False,
+    faulty_inverter: bool = False,
 ) -> Outcome | NotAvailable:
-    """Live through `days` under `policy`; return the money made, or why it cannot run."""
+    """Live through `days` under `policy`; return the money made, or why it cannot run.
+
+    With `faulty_inverter` the inverter ignores every second command it is given.
+    """
     minutes = policy.minutes or days.period_minutes
     if minutes % days.period_minutes:
         return NotAvailable(policy.name, f"{minutes}-minute periods from {days.period_minutes}")
     load_forecast, solar_forecast = forecasts(days, noise)
     world = World(days, load_forecast, solar_forecast)
+    world.ignore_every_second_command = faulty_inverter
     began = time.perf_counter()
     kind = ReferencePlanner if reference else ManagerPlanner
     try:
@@ -1011,7 +1055,14 @@ def run_policy(
     sold = np.array([min(p.discharge_kwh, p.grid_export_kwh) for p in realized.periods])
     bought = np.array([min(p.charge_kwh, p.grid_import_kwh) for p in realized.periods])
     spread = days.buy[:scored] - days.sell[:scored]
+    reports: list[HindsightReport] = []
+    if isinstance(planner, ManagerPlanner):
+        for day in days.dates:
+            report = planner.manager.hindsight_report(day)
+            if report is not None:
+                reports.append(report)
     return Outcome(
+        reports=tuple(reports),
         policy=policy.name,
         savings=realized.total_savings,
         end_energy_kwh=end_energy,

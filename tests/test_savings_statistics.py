@@ -169,3 +169,69 @@ async def test_without_the_recorder_nothing_is_written_and_totals_still_show(
     assert "recorder" not in hass.config.components
     month = hass.states.get("sensor.home_battery_savings_this_month")
     assert float(month.state) == pytest.approx(sum(_savings(h) for h in range(3)))
+
+
+async def test_yesterdays_hindsight_report_is_a_sensor_and_in_the_daily_view(
+    hass: HomeAssistant,
+    home: Home,
+    mock_config_entry: MockConfigEntry,
+    disk: Disk,  # noqa: F811
+) -> None:
+    # Yesterday the battery covered the home from 17:00 to 21:00 and held otherwise.
+    events, soc = [], 60.0
+    for hour in range(24):
+        event = _event(1, hour)
+        discharge = 1.0 if 17 <= hour < 21 else 0.0
+        end = soc - discharge / 0.95 * 10
+        event |= {
+            "battery_soc_start": soc,
+            "battery_soc_end": end,
+            "battery_discharged": discharge,
+            "grid_imported": 1.0 - discharge,
+        }
+        events.append(event)
+        soc = end
+    _write_store(disk, mock_config_entry, events)
+
+    await set_up(hass, mock_config_entry)
+
+    state = hass.states.get("sensor.home_battery_yesterday_s_capture")
+    assert state is not None
+    attributes = state.attributes
+    assert attributes["day"] == YESTERDAY.isoformat()
+    assert attributes["periods"] == 24
+    # Realized: each hour's savings, plus the worth of the energy the day took out of the
+    # battery (from 60 % of a 10 kWh battery).
+    value = attributes["terminal_value_per_kwh"]
+    assert value > 0
+    realized = sum(_savings(h) for h in range(17, 21)) + value * (soc - 60.0) / 10
+    assert attributes["realized"] == pytest.approx(realized)
+    assert attributes["optimum"] >= attributes["realized"] - 1e-9
+    assert float(state.state) == pytest.approx(100 * realized / attributes["optimum"], rel=1e-3)
+    # bess was not running yesterday: no plan foresaw the day, none was in force.
+    assert attributes["predicted"] is None
+    assert attributes["commanded"] == pytest.approx(value * 0.0)  # held: nothing commanded
+    assert attributes["forecast_gap"] + attributes["execution_gap"] == pytest.approx(
+        attributes["optimum"] - attributes["realized"]
+    )
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "get_daily_view",
+        {"config_entry_id": mock_config_entry.entry_id, "date": YESTERDAY.isoformat()},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(response, dict)
+    report = response["hindsight"]
+    assert isinstance(report, dict)
+    assert report == {key: attributes[key] for key in report}
+    today = await hass.services.async_call(
+        DOMAIN,
+        "get_daily_view",
+        {"config_entry_id": mock_config_entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(today, dict)
+    assert today["hindsight"] is None  # the day runs

@@ -55,6 +55,7 @@ from .const import (
     PERIOD_AUTO,
     PERIOD_MINUTES,
 )
+from .engine.hindsight import HindsightReport
 from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
 from .engine.ports import DataUnavailableError, EncodedState
@@ -118,6 +119,8 @@ class BessData:
     # Realized savings of this local month and year so far (the savings statistic's hours).
     savings_month: float = 0.0
     savings_year: float = 0.0
+    # Yesterday's hindsight report, once every period of it is measured.
+    hindsight: HindsightReport | None = None
 
 
 class HassClock:
@@ -231,6 +234,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             period_minutes=PERIOD_MINUTES,
         )
         self.savings = SavingsStatistics(hass, entry.entry_id, entry.title, self.manager)
+        self._hindsight: HindsightReport | None = None
         self._unavailable: DataUnavailableError | None = None
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._price_retry: CALLBACK_TYPE | None = None
@@ -482,6 +486,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
         savings_month, savings_year = self.savings.month_and_year()
         return BessData(
             today=view,
+            hindsight=self._yesterdays_hindsight(now.date()),
             savings_month=savings_month,
             savings_year=savings_year,
             current=current,
@@ -496,6 +501,13 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             solar_forecast_available=self.energy.solar_forecast_available,
             solar_forecast_message=self.energy.solar_forecast_message,
         )
+
+    def _yesterdays_hindsight(self, today: date) -> HindsightReport | None:
+        """Return yesterday's hindsight report, made once when its last period is measured."""
+        yesterday = today - timedelta(days=1)
+        if self._hindsight is None or self._hindsight.day != yesterday:
+            self._hindsight = self.manager.hindsight_report(yesterday)
+        return self._hindsight
 
     @property
     def tomorrow_status(self) -> TomorrowStatus:

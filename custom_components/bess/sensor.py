@@ -243,6 +243,15 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         attr_fn=lambda data: {"message": data.solar_forecast_message},
     ),
     BessSensorEntityDescription(
+        key="yesterday_capture",
+        translation_key="yesterday_capture",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda data: None if data.hindsight is None else data.hindsight.capture_percent,
+        attr_fn=lambda data: {} if data.hindsight is None else data.hindsight.to_dict(),
+    ),
+    BessSensorEntityDescription(
         key="last_optimization",
         translation_key="last_optimization",
         device_class=SensorDeviceClass.TIMESTAMP,

@@ -91,6 +91,9 @@ async def _async_get_daily_view(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"date": day.isoformat()},
         )
     result: dict[str, Any] = view.to_dict(call.data[ATTR_RESOLUTION])
+    # A finished day with every period measured has its hindsight report (engine/hindsight.py).
+    report = coordinator.manager.hindsight_report(day)
+    result["hindsight"] = report.to_dict() if report is not None else None
     return result
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from .daily_view import DailyViewBuilder
 from .engine import OptimizationEngine
+from .hindsight import HindsightReport, hindsight_report
 from .history import DayCompactedError, HistoricalDataStore, HistoryConflictError
 from .models import (
     PERIOD_LENGTHS,
@@ -38,6 +39,7 @@ from .models import (
     OptimizationResult,
     Scenario,
     StoredSchedule,
+    from_iso,
     is_soc,
 )
 from .ports import (
@@ -253,6 +255,49 @@ class SimpleBatterySystemManager:
     def build_daily_view(self, day: date | None = None) -> DailyView:
         """Return the view of `day` (default today): actual up to the hour in progress."""
         return self.daily_view_builder.build_daily_view(day=day)
+
+    def hindsight_report(self, day: date) -> HindsightReport | None:
+        """Return the hindsight report of a finished `day`, or None (see hindsight.py).
+
+        None while the day runs, or while any of its periods is not measured.
+        """
+        today = self._clock.now().astimezone(self._tz).date()
+        events = self.history.get_day_events(day)
+        if day >= today or not events:
+            return None
+        minutes = events[0].period_minutes
+        midnight = local_midnight(day, self._tz).astimezone(UTC)
+        starting = [
+            schedule
+            for schedule in self.schedules.get_all_schedules_today(day)
+            if from_iso(schedule.algorithm_result["start"]).astimezone(UTC) == midnight
+        ]
+        # The plan the day started from: the first re-plan at midnight, else tomorrow's plan.
+        first = next(
+            (s for s in starting if s.created_for_scenario != "tomorrow"),
+            starting[0] if starting else None,
+        )
+        battery = self._battery
+
+        def in_force(moment: datetime) -> OptimizationResult | None:
+            schedule = self.schedules.get_schedule_at_time(moment)
+            return schedule.result if schedule is not None else None
+
+        def terminal(buy: Sequence[float], sell: Sequence[float]) -> float:
+            if self._terminal_value_per_kwh is not None:
+                return self._terminal_value_per_kwh
+            return default_terminal_value(buy, sell, battery)
+
+        return hindsight_report(
+            day,
+            events,
+            expected_periods=len(day_period_starts(day, self._tz, minutes)),
+            battery=battery,
+            event_savings=self.daily_view_builder.event_savings,
+            plan_in_force=in_force,
+            first_plan=first.result if first is not None else None,
+            terminal_value=terminal,
+        )
 
     # ------------------------------------------------------------------------ persistence
 
