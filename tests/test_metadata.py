@@ -27,7 +27,7 @@ def test_manifest_has_the_required_keys_in_hassfest_order() -> None:
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "calculated"
     assert manifest["integration_type"] == "service"
-    assert manifest["after_dependencies"] == ["recorder"]
+    assert manifest["after_dependencies"] == ["frontend", "http", "recorder"]
     for key in ("codeowners", "documentation", "issue_tracker", "version"):
         assert manifest[key]
 
