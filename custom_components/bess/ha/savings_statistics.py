@@ -69,6 +69,9 @@ class SavingsStatistics:
         self._days: dict[date, float] = {}  # compacted days, by local date
         self._hours: dict[datetime, float] = {}
         self._checked = False  # the recorder's last row compared (once per start)
+        self._version = 0  # counts the changes _collect took in
+        # ((first day of the month, version), month's savings, year's savings) as last summed.
+        self._totals: tuple[tuple[date, int], float, float] | None = None
 
     # -------------------------------------------------------------------------- totals
 
@@ -96,6 +99,7 @@ class SavingsStatistics:
             hour = _hour(start)
             self._hours[hour] = self._hours.get(hour, 0.0) + savings
             earliest = hour if earliest is None else min(earliest, hour)
+            self._version += 1
         totals = history.daily_totals()
         if len(totals) != len(self._days):
             for total in totals:
@@ -107,6 +111,7 @@ class SavingsStatistics:
                 if any(midnight <= start < end for start in self._events):
                     continue  # counted period by period already: the same sum, kept as it was
                 hour = _hour(midnight)
+                self._version += 1
                 self._hours[hour] = self._hours.get(hour, 0.0) + total.savings
                 earliest = hour if earliest is None else min(earliest, hour)
         return earliest
@@ -117,13 +122,19 @@ class SavingsStatistics:
         return sum(value for hour, value in self._hours.items() if hour >= moment)
 
     def month_and_year(self) -> tuple[float, float]:
-        """Return this local month's and this local year's realized savings so far."""
+        """Return this local month's and this local year's realized savings so far.
+
+        Summed again only when a period was recorded or the month changed.
+        """
         self._collect()
-        tz = dt_util.get_default_time_zone()
         today = dt_util.now().date()
-        month = local_midnight(today.replace(day=1), tz)
-        year = local_midnight(today.replace(month=1, day=1), tz)
-        return self.savings_since(month), self.savings_since(year)
+        key = (today.replace(day=1), self._version)
+        if self._totals is None or self._totals[0] != key:
+            tz = dt_util.get_default_time_zone()
+            month = local_midnight(key[0], tz)
+            year = local_midnight(today.replace(month=1, day=1), tz)
+            self._totals = (key, self.savings_since(month), self.savings_since(year))
+        return self._totals[1], self._totals[2]
 
     # ---------------------------------------------------------------------- statistics
 
