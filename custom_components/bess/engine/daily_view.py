@@ -251,19 +251,8 @@ class DailyViewBuilder:
         return 0.0 if savings is None else savings
 
     def _actual_period(self, event: HourlyEvent, hour: int) -> HourlyData:
-        """Return a period as measured, priced with the one cost model and its own terms.
-
-        The cycle cost, export limit and curtailment are those in force when it was recorded
-        (a later change of the options does not re-price the past); older events without them
-        are priced with today's.
-        """
-        if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
-            cycle_cost, limit = self.battery.cycle_cost_per_kwh, self.battery.export_limit_kw
-            curtailment = self.battery.curtailment
-        else:
-            cycle_cost, limit = event.cycle_cost_per_kwh, event.export_limit_kw
-            curtailment = event.curtailment
-        hours = event.period_minutes / 60.0
+        """Return a period as measured, priced with the one cost model and its own terms."""
+        cycle_cost, export_cap, curtailment = event_terms(event, self.battery)
         cost = period_cost(
             event.buy_price,
             event.sell_price,
@@ -277,7 +266,7 @@ class DailyViewBuilder:
             event.sell_price,
             event.home_consumed,
             event.solar_generated,
-            export_cap=math.inf if limit is None else limit * hours,  # kW over the period
+            export_cap=export_cap,
             curtailment=curtailment,
         )
         return HourlyData(
@@ -290,7 +279,8 @@ class DailyViewBuilder:
             grid_export_kwh=event.grid_exported,
             battery_charge_kwh=event.battery_charged,
             battery_discharge_kwh=event.battery_discharged,
-            battery_action_kw=(event.battery_charged - event.battery_discharged) / hours,
+            battery_action_kw=(event.battery_charged - event.battery_discharged)
+            / (event.period_minutes / 60.0),
             soc_start_percent=event.battery_soc_start,
             soc_end_percent=event.battery_soc_end,
             buy_price=event.buy_price,
@@ -306,6 +296,22 @@ class DailyViewBuilder:
             ),
             minutes=event.period_minutes,
         )
+
+
+def event_terms(event: HourlyEvent, battery: BatterySettings) -> tuple[float, float, bool]:
+    """Return the cycle cost, export cap (kWh over the period) and curtailment of a fact.
+
+    They are those in force when the period was recorded (a later change of the options
+    does not re-price the past); events recorded before the terms were kept get `battery`'s.
+    """
+    if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
+        cycle_cost, limit = battery.cycle_cost_per_kwh, battery.export_limit_kw
+        curtailment = battery.curtailment
+    else:
+        cycle_cost, limit = event.cycle_cost_per_kwh, event.export_limit_kw
+        curtailment = event.curtailment
+    export_cap = math.inf if limit is None else limit * event.period_minutes / 60.0
+    return cycle_cost, export_cap, curtailment
 
 
 def _utc(moment: datetime) -> datetime:

@@ -45,6 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from .cost import baseline_cost, curtailable_solar, grid_flows, period_cost
+from .daily_view import event_terms
 from .models import (
     BatterySettings,
     HourlyEvent,
@@ -114,14 +115,7 @@ def _commanded(
         charge = max(min(charge, (high - energy) / eta_c), 0.0)
         discharge = max(min(discharge, (energy - low) * eta_d), 0.0)
         energy += charge * eta_c - discharge / eta_d
-        hours = event.period_minutes / 60.0
-        if event.cycle_cost_per_kwh is None:  # recorded before the terms were kept
-            cycle, limit = battery.cycle_cost_per_kwh, battery.export_limit_kw
-            curtailment = battery.curtailment
-        else:
-            cycle, limit = event.cycle_cost_per_kwh, event.export_limit_kw
-            curtailment = event.curtailment
-        cap = np.inf if limit is None else limit * hours
+        cycle, cap, curtailment = event_terms(event, battery)
         sell = np.array([event.sell_price])
         solar = np.array([event.solar_generated])
         net = np.array([event.home_consumed - event.solar_generated + charge - discharge])
