@@ -1,6 +1,6 @@
 """Optimizer speed and optimality: the exact DP vs a classic grid DP vs the HiGHS LP/MILP.
 
-Run: .venv/bin/python bench/optimizer.py [--sections sizes scenarios envelopes]
+Run: .venv/bin/python bench/optimizer.py [--sections sizes scenarios envelopes capacity]
 
 sizes: a 30 kWh / 15 kW battery on real-shaped days of 24 (hourly), 48 (half-hourly), 96
 (quarter-hourly), 192 and 288 (two and three quarter-hourly days) periods. For each size it
@@ -14,26 +14,34 @@ limit, evening loads above the limit, and the hard days: 30 negative-price perio
 
 envelopes: 20,000 random sets of convex pieces, whose lower envelope must lose no piece
 (checked against a brute force over every pair of lines).
+
+capacity: a capacity tariff (engine/capacity.py) on winter days of 96 and 192 quarter-hours
+with a 10 kWh / 5 kW battery: per tariff, plan_with_capacity's median and worst time against
+the plain optimizer's, the optimizer runs its search needs, and its distance from the HiGHS
+optimum of the same model (tests/engine/reference_capacity.py).
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 import statistics
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from custom_components.bess.engine.capacity import PRESETS, Peak, plan_with_capacity
 from custom_components.bess.engine.models import BatterySettings, OptimizationInput
 from custom_components.bess.engine.optimizer import build_result, optimize_battery_schedule
 from tests.engine.reference import objective_of, solve_reference
+from tests.engine.reference_capacity import solve_capacity_reference
 
 type FloatArray = NDArray[np.float64]
 
@@ -335,19 +343,89 @@ def envelopes() -> None:
     print(f"random envelopes: {lost} of {ENVELOPES:,} lose a piece (largest error {worst:.1e})")
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+HOUSE = BatterySettings(
+    capacity_kwh=10.0, max_charge_kw=5.0, max_discharge_kw=5.0, cycle_cost_per_kwh=0.05
+)
+WINTER_MONDAY = datetime(2026, 1, 12, tzinfo=STOCKHOLM)
+# The month so far: three days' peaks, today's (the plan's first day) among them.
+RECORDED = (
+    Peak(kw=3.0, day=date(2026, 1, 5), start=datetime(2026, 1, 5, 18, tzinfo=STOCKHOLM)),
+    Peak(kw=2.4, day=date(2026, 1, 8), start=datetime(2026, 1, 8, 8, tzinfo=STOCKHOLM)),
+    Peak(kw=1.5, day=date(2026, 1, 12), start=datetime(2026, 1, 12, 0, tzinfo=STOCKHOLM)),
+)
+TARIFFS: tuple[tuple[str, str, tuple[Peak, ...]], ...] = (
+    ("Ellevio, new month", "ellevio", ()),
+    ("Ellevio, peaks recorded", "ellevio", RECORDED),
+    ("Göteborg Energi", "goteborg_energi", ()),
+    ("weekdays 07-19, winter", "sala_heby_winter", ()),
+    ("Norway, kapasitetsledd", "norway_kapasitetsledd", RECORDED),
+)
+CAPACITY_SIZES = (96, 192)
+CAPACITY_REPEATS = 3
+
+
+def capacity() -> None:
+    """Print, per tariff and horizon, plan_with_capacity's time and runs, and its HiGHS gap."""
+    header = (
+        f"{'tariff':<26} {'periods':>7} | {'plain ms':>8} {'cap ms med':>10} {'cap ms max':>10} |"
+        f" {'DP runs med':>11} {'max':>4} | {'max |gap|':>9} {'load-bound':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, preset, recorded in TARIFFS:
+        tariff = PRESETS[preset]
+        for n in CAPACITY_SIZES:
+            plain_t: list[float] = []
+            times: list[float] = []
+            runs: list[int] = []
+            gaps: list[float] = []
+            bound = 0
+            for seed in range(DAYS):
+                day = replace(
+                    bench_day(seed, n, 15, evening_kw=3.0, battery=HOUSE),
+                    start=WINTER_MONDAY,
+                    terminal_value_per_kwh=0.3,
+                )
+                plain_t.append(median_seconds(optimize_battery_schedule, day))
+                for _ in range(CAPACITY_REPEATS):
+                    began = time.perf_counter()
+                    plan = plan_with_capacity(day, tariff, recorded, STOCKHOLM)
+                    times.append(time.perf_counter() - began)
+                runs.append(plan.dp_runs)
+                bound += plan.load_exceeds_cap
+                reference = solve_capacity_reference(day, tariff, recorded, STOCKHOLM)
+                gaps.append(
+                    abs(plan.objective - reference.objective) / max(1.0, abs(reference.objective))
+                )
+            print(
+                f"{name:<26} {n:>7} | {statistics.median(plain_t) * 1e3:>8.2f}"
+                f" {statistics.median(times) * 1e3:>10.1f} {max(times) * 1e3:>10.1f} |"
+                f" {statistics.median(runs):>11.0f} {max(runs):>4} | {max(gaps):>9.1e}"
+                f" {bound:>7}/{DAYS}"
+            )
+    print(
+        f"{DAYS} winter days from a Monday per row, {CAPACITY_REPEATS} plans each; cap ms = wall"
+        " time of plan_with_capacity, plain ms = optimize_battery_schedule's; |gap| = distance"
+        " of the plan's objective (money + fee increase) from the HiGHS optimum of the same"
+        " model, relative; load-bound = days where the load sets the peak (C = C*)."
+    )
+
+
 def main() -> None:
     """Run the sections asked for (all by default)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sections",
-        nargs="+",
-        choices=("sizes", "scenarios", "envelopes"),
-        default=["sizes", "scenarios", "envelopes"],
-    )
+    sections = {
+        "sizes": sizes,
+        "scenarios": scenarios,
+        "envelopes": envelopes,
+        "capacity": capacity,
+    }
+    parser.add_argument("--sections", nargs="+", choices=tuple(sections), default=list(sections))
     chosen = parser.parse_args().sections
-    for section in ("sizes", "scenarios", "envelopes"):
+    for section, run in sections.items():
         if section in chosen:
-            {"sizes": sizes, "scenarios": scenarios, "envelopes": envelopes}[section]()
+            run()
             print()
 
 

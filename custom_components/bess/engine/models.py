@@ -162,6 +162,10 @@ class OptimizationInput:
     battery: BatterySettings
     initial_soc_percent: float
     terminal_value_per_kwh: float = 0.0
+    # Per period, the most energy it may import (kWh; inf: no cap), on top of the battery's
+    # import limit (the lower of the two holds). Import above it is planned only where the
+    # load alone needs it, and reported as import excess, exactly as for the import limit.
+    import_cap_kwh: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         """Refuse inputs whose series disagree in length."""
@@ -177,6 +181,13 @@ class OptimizationInput:
                 raise ValueError(f"{name} holds a value that is not a finite number")
         if not is_soc(self.initial_soc_percent):
             raise ValueError(f"initial SOC {self.initial_soc_percent!r} is not from 0 to 100 %")
+        if self.import_cap_kwh is not None:
+            if len(self.import_cap_kwh) != n:
+                raise ValueError("import_cap_kwh must have one value per period")
+            for cap in self.import_cap_kwh:
+                # inf is no cap; nan and negatives are refused (nan fails the comparison).
+                if isinstance(cap, bool) or not isinstance(cap, int | float) or not cap >= 0:
+                    raise ValueError(f"import_cap_kwh holds {cap!r}, not a number >= 0 or inf")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ Import above the import limit costs the optimizer a penalty per kWh (cost.py), l
 any plan can gain from it: the limit is obeyed wherever the battery can make it so, and where
 the load alone exceeds it the battery covers what it can and the rest is reported as excess.
 This keeps the stage cost piecewise linear (one more, convex, kink), so the DP stays exact.
+A per-period import cap (`OptimizationInput.import_cap_kwh`, e.g. from a capacity tariff,
+capacity.py) is the same kink at a level of its own per period: the lower of it and the
+import limit holds, with the same penalty above it.
 
 Curtailment at a negative export price (cost.py) is a choice within a period, not across
 periods: for a given Δe the cheapest grid flows curtail all surplus solar where export costs
@@ -94,7 +97,7 @@ def build_result(
     net = load - solar + charge - discharge
     curtailable = curtailable_solar(sell, solar, curtailment=battery.curtailment)
     grid_import, grid_export = grid_flows(net, export_cap, curtailable)
-    excess = import_excess(grid_import, _import_cap_kwh(inputs))
+    excess = _excess(grid_import, _import_cap_kwh(inputs))
     # Surplus solar not exported is curtailed by the inverter: beyond the export cap, or
     # where exporting costs money and the inverter may curtail.
     curtailed = np.maximum(-net, 0.0) - grid_export
@@ -207,10 +210,27 @@ def _export_cap_kwh(inputs: OptimizationInput) -> float:
     return np.inf if limit is None else limit * inputs.period_minutes / 60.0
 
 
-def _import_cap_kwh(inputs: OptimizationInput) -> float:
-    """Return the most energy one period may import within the import limit (inf without)."""
+def _import_cap_kwh(inputs: OptimizationInput) -> float | FloatArray:
+    """Return the most energy one period may import within the import limit (inf without).
+
+    A float when every period has the same cap (the import limit alone), else an array with
+    one cap per period: the lower of the limit and `inputs.import_cap_kwh`.
+    """
     limit = inputs.battery.import_limit_kw
-    return np.inf if limit is None else limit * inputs.period_minutes / 60.0
+    cap = np.inf if limit is None else limit * inputs.period_minutes / 60.0
+    if inputs.import_cap_kwh is None:
+        return cap
+    caps: FloatArray = np.minimum(np.asarray(inputs.import_cap_kwh, dtype=float), cap)
+    return caps
+
+
+def _excess(grid_import: FloatArray, import_cap: float | FloatArray) -> FloatArray:
+    """Return the import above the cap per period (rows of `grid_import` are periods)."""
+    if isinstance(import_cap, float):
+        return import_excess(grid_import, import_cap)
+    shape = (-1,) + (1,) * (grid_import.ndim - 1)
+    excess: FloatArray = np.maximum(grid_import - import_cap.reshape(shape), 0.0)
+    return excess
 
 
 def _stage_costs(
@@ -249,8 +269,9 @@ def _stage_costs(
     levels: list[float | FloatArray] = [0.0]
     if np.isfinite(cap):
         levels.append(-cap)
-    if np.isfinite(import_cap):
-        levels.append(import_cap)
+    import_capped = bool(np.isfinite(import_cap).any())
+    if import_capped:
+        levels.append(import_cap)  # an infinite cap lands on the charge limit: no kink
     if curtailable.any():
         levels.append(-curtailable)
     candidates = [lo, np.zeros_like(lo), hi]
@@ -273,7 +294,7 @@ def _stage_costs(
         charge,
         cycle_cost=battery.cycle_cost_per_kwh,
     )
-    if np.isfinite(import_cap):
+    if import_capped:
         penalty = import_excess_penalty(
             buy,
             sell,
@@ -281,7 +302,7 @@ def _stage_costs(
             terminal_value=inputs.terminal_value_per_kwh,
             round_trip_efficiency=eta_c * eta_d,
         )
-        cost = cost + penalty * import_excess(grid_import, import_cap)
+        cost = cost + penalty * _excess(grid_import, import_cap)
     width = points[:, 1:] - points[:, :-1]
     segment = width > _ENERGY_TOL
     keep = np.ones(points.shape, dtype=bool)
