@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
-from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import (
@@ -33,6 +32,7 @@ from custom_components.bess.ha.energy import EnergySourceConfig, HomeAssistantEn
 from custom_components.bess.ha.forecasts import async_hourly_changes, hour_recorded
 
 from ..conftest import METERS, SOC, Home, local, set_up
+from .test_energy import energy_metadata
 
 HOUR = timedelta(hours=1)
 
@@ -67,15 +67,7 @@ async def test_an_hour_after_missing_statistics_is_left_out(
     recorder_mock: Recorder, hass: HomeAssistant
 ) -> None:
     meter = "sensor.grid_import"
-    metadata = {
-        "has_mean": False,
-        "mean_type": StatisticMeanType.NONE,
-        "has_sum": True,
-        "name": None,
-        "source": "recorder",
-        "statistic_id": meter,
-        "unit_of_measurement": "kWh",
-    }
+    metadata = energy_metadata(meter)
     # 1 kWh an hour, but no statistics for 03:00 (compiling was skipped): the recorder's
     # change of 04:00 is then 2 kWh.
     rows = [
