@@ -61,8 +61,9 @@ def disk(hass: HomeAssistant, tmp_path: Path) -> Iterator[Disk]:
     hass.config.config_dir = str(tmp_path)
     found = Disk(tmp_path / ".storage")
 
-    async def counted(store: storage.Store[Any], path: str, data: dict[str, Any]) -> None:
-        await _REAL_STORE_WRITE(store, path, data)
+    async def counted(store: storage.Store[Any], *args: Any) -> None:
+        # (path, data) up to Home Assistant 2025; (data) from 2026.
+        await _REAL_STORE_WRITE(store, *args)
         if store.key.startswith(f"{DOMAIN}."):
             found.writes.append(store.key)
 
