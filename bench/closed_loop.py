@@ -9,6 +9,14 @@ Run:
     .venv/bin/python bench/closed_loop.py --reference       the policies planned by the bench
                                                             itself (no manager): a check
     .venv/bin/python bench/closed_loop.py --generate OUT [--seed N --first-day D --days N]
+    .venv/bin/python bench/closed_loop.py bench/data/nordic_winter_31d_15min.json --capacity ellevio
+                                                            a winter month with a capacity
+                                                            tariff (a preset of
+                                                            engine/capacity.py): fee and energy
+                                                            cost without a battery, with bess
+                                                            on energy prices only, with bess
+                                                            planning for the tariff, and the
+                                                            month's hindsight optimum with it
 
 What it does. The real `SimpleBatterySystemManager` runs with fake ports (below, in one
 place) and no Home Assistant. A fake clock moves from period to period. At each boundary where
@@ -16,9 +24,11 @@ the manager would be triggered, its scenario 2 (`update_hourly_schedule`) is cal
 for an hourly policy, every period for one at the market's resolution; scenario 1
 (`create_tomorrows_schedule`) runs at 23:55. Tomorrow's prices become known at 13:00 local the
 day before (as Nord Pool's day-ahead auction). Between calls, the battery carries out the
-applied plan: in each market period it charges or discharges at the plan's power (an hourly
-plan's power is held for the whole hour, while load and solar vary inside it), within its SOC
-window, and the meters record the TRUE flows. The money is always counted per market period
+applied plan: the inverter keeps the mode (the plan's intent) and power of the last command it
+took, so an hourly plan's power is held for the whole hour while load and solar vary inside it;
+load support covers only the real load and solar storage takes only real surplus sun, as
+inverter modes do; the battery stays within its SOC window, and the meters record the TRUE
+flows. The money is always counted per market period
 with the true prices, load and solar, by the one cost model (`engine/cost.py`, through
 `build_result`).
 
@@ -106,6 +116,13 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from custom_components.bess.engine.capacity import (
+    PRESETS,
+    CapacityTariff,
+    fee,
+    month_peaks,
+    plan_with_capacity,
+)
 from custom_components.bess.engine.hindsight import HindsightReport
 from custom_components.bess.engine.manager import SimpleBatterySystemManager
 from custom_components.bess.engine.models import (
@@ -825,6 +842,8 @@ class Policy:
     minutes: int | None  # the planning period; None: the market's (the file's)
     through_tomorrow: bool
     terminal_value_per_kwh: float | None  # None: derived from the prices (engine/terminal.py)
+    # A capacity tariff the plans include (engine/capacity.py); None: energy prices only.
+    tariff: CapacityTariff | None = None
 
 
 POLICIES = (
@@ -851,6 +870,8 @@ class Outcome:
     spread_paid: float = 0.0
     # The manager's hindsight report of every finished day (engine/hindsight.py).
     reports: tuple[HindsightReport, ...] = ()
+    # The grid import of every scored market period (kWh): what a capacity fee is made of.
+    imports: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -908,6 +929,8 @@ class ManagerPlanner:
             "period_minutes": minutes,
             "optimize": _optimizer(rule),
         }
+        if policy.tariff is not None:
+            config["capacity_tariff"] = policy.tariff  # TypeError: this manager has none
         try:
             self.manager = SimpleBatterySystemManager(
                 **config, plan_through_tomorrow=policy.through_tomorrow
@@ -989,7 +1012,17 @@ class ReferencePlanner:
             terminal_value_per_kwh=terminal,
         )
         world.solves += 1
-        world.command(self.optimize(inputs), world.now)
+        tariff = self.policy.tariff
+        if tariff is None:
+            world.command(self.optimize(inputs), world.now)
+            return
+        recorded = [
+            Metered(m.start, world.days.period_minutes, m.grid_imported) for m in world.meters
+        ]
+        peaks = month_peaks(recorded, tariff, tz, world.now.astimezone(tz).date())
+        plan = plan_with_capacity(inputs, tariff, peaks, tz)
+        world.solves += plan.dp_runs - 1
+        world.command(plan.result, world.now)
 
 
 def _minutes_since_midnight(moment: datetime, tz: tzinfo) -> float:
@@ -1063,6 +1096,7 @@ def run_policy(
                 reports.append(report)
     return Outcome(
         reports=tuple(reports),
+        imports=tuple(m.grid_imported for m in world.meters[:scored]),
         policy=policy.name,
         savings=realized.total_savings,
         end_energy_kwh=end_energy,
@@ -1324,6 +1358,86 @@ def print_terminal_rules(
     print("sequences: " + "; ".join(f"{i + 1} {label}" for i, (label, _) in enumerate(sequences)))
 
 
+# ------------------------------------------------------------------------ capacity tariff
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """A metered period as `capacity.month_peaks` reads it."""
+
+    start: datetime
+    period_minutes: int
+    grid_imported: float
+
+
+def month_fee(days: Days, imports: Sequence[float], tariff: CapacityTariff) -> float:
+    """Return the capacity fee of the first day's month for these imports (scored periods)."""
+    events = [
+        Metered(start, days.period_minutes, float(kwh))
+        for start, kwh in zip(days.starts, imports, strict=False)
+    ]
+    return fee(month_peaks(events, tariff, days.tz, days.dates[0]), tariff)
+
+
+def print_capacity(days: Days, tariff: CapacityTariff, name: str, *, reference: bool) -> None:
+    """Print the month's energy cost and capacity fee without a battery, with bess without
+    the tariff, with bess planning for it, and the hindsight optimum of the month with it.
+
+    The month is the first day's; only its periods count towards the fee. Money is over the
+    scored days; savings are against the home without a battery, fee included, plus the
+    worth of the energy carried into the last day (as everywhere in this bench).
+    """
+    scored = days.scored
+    b = days.battery
+    load, solar = days.load[:scored], days.solar[:scored]
+    buy, sell = days.buy[:scored], days.sell[:scored]
+    cap = math.inf if b.export_limit_kw is None else b.export_limit_kw * days.period_minutes / 60
+    no_import = np.maximum(load - solar, 0.0)
+    no_export = np.minimum(np.maximum(solar - load, 0.0), cap)
+    base_cost = float((buy * no_import - sell * no_export).sum())
+    base_fee = month_fee(days, [float(x) for x in no_import], tariff)
+    rows: list[tuple[str, float, float, float | None]] = [("no battery", base_cost, base_fee, None)]
+    whole = plan_with_capacity(days.truth(), tariff, [], days.tz)
+    periods = whole.result.periods[:scored]
+    opt_cost = sum(p.cost for p in periods)
+    opt_fee = month_fee(days, [p.grid_import_kwh for p in periods], tariff)
+    best_value = (
+        whole.result.total_savings - lookahead_savings(days, b.min_energy_kwh) + base_fee - opt_fee
+    )
+    for label, policy in (
+        ("bess, energy prices only", POLICIES[2]),
+        (
+            "bess with the tariff",
+            replace(POLICIES[2], name="4 bess with the tariff", tariff=tariff),
+        ),
+    ):
+        outcome = run_policy(days, policy, reference=reference)
+        if isinstance(outcome, NotAvailable):
+            print(f"{label}: not available ({outcome.reason})")
+            continue
+        case_fee = month_fee(days, outcome.imports, tariff)
+        rows.append(
+            (label, base_cost - outcome.savings, case_fee, outcome.value + base_fee - case_fee)
+        )
+    rows.append(("hindsight optimum, with the tariff", opt_cost, opt_fee, best_value))
+    unit = days.currency
+    print(
+        f"\nCapacity tariff '{name}': {tariff.fee_per_kw_month:g} {unit}/kW·month on the mean of"
+        f" the {tariff.peaks} highest {tariff.measurement_minutes}-minute peaks"
+        f"{' on different days' if tariff.distinct_days else ''}; {days.dates[0]:%B %Y},"
+        f" {scored} periods scored"
+    )
+    header = f"{'case':36s} {'energy':>9s} {'fee':>8s} {'total':>9s} {'saved':>8s} {'capture':>8s}"
+    print(header)
+    print("-" * len(header))
+    for label, energy, month, value in rows:
+        saved = "" if value is None else f"{value:8.2f}"
+        share = "" if value is None or not best_value > 0 else f"{value / best_value:8.2%}"
+        print(
+            f"{label:36s} {energy:9.2f} {month:8.2f} {energy + month:9.2f} {saved:>8s} {share:>8s}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1336,6 +1450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--first-day", type=date.fromisoformat, default=date(2026, 3, 23))
     parser.add_argument("--days", type=int, default=14)
+    parser.add_argument(
+        "--capacity",
+        choices=sorted(PRESETS),
+        help="the month of the file's first day with this capacity tariff (engine/capacity.py)",
+    )
     args = parser.parse_args(argv)
 
     if args.generate is not None:
@@ -1365,6 +1484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, seed, first in OTHER_SEQUENCES:
             sequences.append((label, parse_days(generate_days(seed, first, args.days))))
         print_terminal_rules(sequences, noise, reference=args.reference)
+        return 0
+    if args.capacity is not None:
+        print_capacity(days, PRESETS[args.capacity], args.capacity, reference=args.reference)
         return 0
     policies = [p for p in POLICIES if p.name[0] in args.policies]
     print_policies(days, policies, noise, reference=args.reference)
