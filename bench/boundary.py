@@ -54,6 +54,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 import functools
+import gc
 import inspect
 import logging
 import math
@@ -195,6 +196,8 @@ class Window:
     executor_s: float = 0.0
     solve_s: float = 0.0
     horizon: int = 0
+    # Python's garbage collection inside the window's measured callbacks (part of loop_s).
+    gc_s: float = 0.0
     # Loop time by step (exclusive: a step inside another counts for itself alone).
     steps: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
@@ -287,7 +290,17 @@ class LoopMeter:
 
             return original_executor(executor, job)
 
+        gc_began: list[float] = []
+
+        def gc_timer(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_began[:] = [clock_s()]
+            elif gc_began and meter.window is not None and meter._depth:
+                meter.window.gc_s += clock_s() - gc_began[0]
+
+        gc.callbacks.append(gc_timer)
         with contextlib.ExitStack() as stack:
+            stack.callback(gc.callbacks.remove, gc_timer)
             stack.enter_context(patch.object(asyncio.events.Handle, "_run", timed_run))
             stack.enter_context(patch.object(self._loop, "run_in_executor", timed_executor))
             for owner, name, step in STEPS:
@@ -821,6 +834,15 @@ def print_report() -> None:
     print("Work at every period boundary: event-loop ms per boundary (target < 50 ms)")
     medians, solves = print_rows(CASES)
     for case in CASES:
+        boundaries = [w for w in RESULTS.get(case.name, []) if w.kind == "boundary"]
+        if boundaries:
+            index, worst = max(enumerate(boundaries), key=lambda item: item[1].loop_s)
+            top = sorted(worst.steps.items(), key=lambda item: -item[1])[:3]
+            print(
+                f"  {case.name}, slowest: boundary {index + 1} of {len(boundaries)}, "
+                f"{ms(worst.loop_s):.1f} ms (garbage collection {ms(worst.gc_s):.1f}): "
+                + ", ".join(f"{name} {ms(seconds):.1f}" for name, seconds in top)
+            )
         others = [w for w in RESULTS.get(case.name, []) if w.kind != "boundary"]
         for kind in ("tick", "23:55"):
             chosen = [ms(w.loop_s) for w in others if w.kind == kind]
