@@ -211,6 +211,7 @@ async def open_options(hass: HomeAssistant, entry: MockConfigEntry, step: str) -
         "pricing",
         "consumption",
         "control",
+        "capacity",
         "history",
     ]
     return await submit_options(hass, result, {"next_step_id": step})

@@ -1,8 +1,8 @@
 """UI configuration of bess: the config flow, the reconfigure flow and the options flow.
 
 Sensor choices live in `entry.data` (changed through the reconfigure flow); every tunable
-(battery, grid, prices, consumption forecast, control, stored history) lives in
-`entry.options`.
+(battery, grid, prices, consumption forecast, control, stored history, capacity tariff)
+lives in `entry.options`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,22 @@ from homeassistant.helpers import device_registry as dr, selector
 import voluptuous as vol
 
 from .const import (
+    CAPACITY_CUSTOM,
+    CAPACITY_KEYS,
+    CAPACITY_NONE,
     CONF_BATTERY_CHARGE_METER,
     CONF_BATTERY_DISCHARGE_METER,
+    CONF_CAPACITY_DISTINCT_DAYS,
+    CONF_CAPACITY_FEE,
+    CONF_CAPACITY_HOURS_END,
+    CONF_CAPACITY_HOURS_START,
     CONF_CAPACITY_KWH,
+    CONF_CAPACITY_MEASUREMENT_MINUTES,
+    CONF_CAPACITY_MONTHS,
+    CONF_CAPACITY_NIGHT_WEIGHT,
+    CONF_CAPACITY_PEAKS,
+    CONF_CAPACITY_PRESET,
+    CONF_CAPACITY_WEEKDAYS_ONLY,
     CONF_CHARGE_EFFICIENCY,
     CONF_CHARGE_POWER_NUMBER,
     CONF_CONSUMPTION_DAYS,
@@ -77,6 +90,8 @@ from .const import (
     SAFE_MODE_HOLD,
     SAFE_MODES,
 )
+from .coordinator import capacity_tariff
+from .engine.capacity import MEASUREMENT_MINUTES, PRESETS, CapacityTariff
 from .engine.models import Intent
 from .ha.forecasts import async_validate_solar_forecast
 from .ha.prices import async_detect_price_source
@@ -191,6 +206,101 @@ def _validate_battery(user_input: Mapping[str, Any]) -> dict[str, str]:
         if not 0 < user_input[key] <= 1:
             errors[key] = "efficiency_range"
     return errors
+
+
+# What "custom" starts from where no tariff is stored yet: the common Nordic rule (the mean of
+# the 3 highest hourly peaks on 3 different days, all hours, every month); the fee is yours.
+CUSTOM_TARIFF = CapacityTariff(fee_per_kw_month=50.0)
+CAPACITY_PRESETS = [CAPACITY_NONE, CAPACITY_CUSTOM, *PRESETS]
+
+
+def _capacity_fields(tariff: CapacityTariff) -> dict[str, Any]:
+    """Return a tariff as the capacity form's values (and the options it is stored as)."""
+    return {
+        CONF_CAPACITY_FEE: tariff.fee_per_kw_month,
+        CONF_CAPACITY_PEAKS: tariff.peaks,
+        CONF_CAPACITY_DISTINCT_DAYS: tariff.distinct_days,
+        CONF_CAPACITY_WEEKDAYS_ONLY: tariff.weekdays_only,
+        CONF_CAPACITY_HOURS_START: tariff.hours[0],
+        CONF_CAPACITY_HOURS_END: tariff.hours[1],
+        CONF_CAPACITY_MONTHS: [str(month) for month in sorted(tariff.months)],
+        CONF_CAPACITY_NIGHT_WEIGHT: tariff.night_weight,
+        CONF_CAPACITY_MEASUREMENT_MINUTES: str(tariff.measurement_minutes),
+    }
+
+
+def _capacity_schema(hass: HomeAssistant, defaults: Mapping[str, Any]) -> vol.Schema:
+    """Return the capacity tariff's fields, each starting from `defaults`.
+
+    The ranges are wide on purpose: a value no tariff can have gets a message saying why
+    (`_validate_capacity`), not a bare refusal of the form.
+    """
+
+    def select(options: list[str], key: str, *, multiple: bool = False) -> selector.SelectSelector:
+        return selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=options,
+                multiple=multiple,
+                mode=selector.SelectSelectorMode.LIST
+                if multiple
+                else selector.SelectSelectorMode.DROPDOWN,
+                translation_key=key,
+            )
+        )
+
+    fee_unit = f"{hass.config.currency}/{UnitOfPower.KILO_WATT}"
+    return vol.Schema(
+        {
+            _field(CONF_CAPACITY_FEE, defaults): _number(0, 100000, "any", fee_unit),
+            _field(CONF_CAPACITY_PEAKS, defaults): _number(0, 31, 1),
+            _field(CONF_CAPACITY_DISTINCT_DAYS, defaults): selector.BooleanSelector(),
+            _field(CONF_CAPACITY_WEEKDAYS_ONLY, defaults): selector.BooleanSelector(),
+            _field(CONF_CAPACITY_HOURS_START, defaults): _number(0, 24, 1, UnitOfTime.HOURS),
+            _field(CONF_CAPACITY_HOURS_END, defaults): _number(0, 24, 1, UnitOfTime.HOURS),
+            _field(CONF_CAPACITY_MONTHS, defaults): select(
+                [str(month) for month in range(1, 13)], CONF_CAPACITY_MONTHS, multiple=True
+            ),
+            _field(CONF_CAPACITY_NIGHT_WEIGHT, defaults): _number(0, 1, 0.05),
+            _field(CONF_CAPACITY_MEASUREMENT_MINUTES, defaults): select(
+                [str(minutes) for minutes in sorted(MEASUREMENT_MINUTES, reverse=True)],
+                CONF_CAPACITY_MEASUREMENT_MINUTES,
+            ),
+        }
+    )
+
+
+def _validate_capacity(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Return the form errors of capacity tariff rules no network company publishes."""
+    errors: dict[str, str] = {}
+    if not user_input[CONF_CAPACITY_FEE] > 0:
+        errors[CONF_CAPACITY_FEE] = "capacity_fee_not_positive"
+    peaks = user_input[CONF_CAPACITY_PEAKS]
+    if peaks < 1 or peaks != int(peaks):
+        errors[CONF_CAPACITY_PEAKS] = "capacity_peaks_range"
+    start, end = user_input[CONF_CAPACITY_HOURS_START], user_input[CONF_CAPACITY_HOURS_END]
+    if start != int(start) or end != int(end) or not 0 <= start < end <= 24:
+        errors[CONF_CAPACITY_HOURS_END] = "capacity_hours_order"
+    if not user_input[CONF_CAPACITY_MONTHS]:
+        errors[CONF_CAPACITY_MONTHS] = "capacity_months_empty"
+    if not 0 < user_input[CONF_CAPACITY_NIGHT_WEIGHT] <= 1:
+        errors[CONF_CAPACITY_NIGHT_WEIGHT] = "capacity_night_weight_range"
+    return errors
+
+
+def _capacity_options(preset: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the options a valid capacity form is stored as (whole numbers, month numbers)."""
+    return {
+        CONF_CAPACITY_PRESET: preset,
+        CONF_CAPACITY_FEE: float(user_input[CONF_CAPACITY_FEE]),
+        CONF_CAPACITY_PEAKS: int(user_input[CONF_CAPACITY_PEAKS]),
+        CONF_CAPACITY_DISTINCT_DAYS: bool(user_input[CONF_CAPACITY_DISTINCT_DAYS]),
+        CONF_CAPACITY_WEEKDAYS_ONLY: bool(user_input[CONF_CAPACITY_WEEKDAYS_ONLY]),
+        CONF_CAPACITY_HOURS_START: int(user_input[CONF_CAPACITY_HOURS_START]),
+        CONF_CAPACITY_HOURS_END: int(user_input[CONF_CAPACITY_HOURS_END]),
+        CONF_CAPACITY_MONTHS: sorted(int(month) for month in user_input[CONF_CAPACITY_MONTHS]),
+        CONF_CAPACITY_NIGHT_WEIGHT: float(user_input[CONF_CAPACITY_NIGHT_WEIGHT]),
+        CONF_CAPACITY_MEASUREMENT_MINUTES: int(user_input[CONF_CAPACITY_MEASUREMENT_MINUTES]),
+    }
 
 
 def _sensors_schema() -> vol.Schema:
@@ -555,6 +665,7 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
     def __init__(self) -> None:
         """Start with no control chosen; the entry is read through `self.config_entry`."""
         self._control = {}
+        self._capacity_preset = CAPACITY_CUSTOM
 
     @override
     def _control_defaults(self) -> Mapping[str, Any]:
@@ -570,7 +681,15 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
         """Offer the groups of settings."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=["battery", "strategy", "pricing", "consumption", "control", "history"],
+            menu_options=[
+                "battery",
+                "strategy",
+                "pricing",
+                "consumption",
+                "control",
+                "capacity",
+                "history",
+            ],
         )
 
     async def async_step_battery(
@@ -679,6 +798,66 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
             {_field(CONF_KEEP_HISTORY_DAYS, options): _number(30, 3650, 1, UnitOfTime.DAYS)}
         )
         return self.async_show_form(step_id="history", data_schema=schema)
+
+    async def async_step_capacity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the capacity tariff: none, one of the presets, or custom rules.
+
+        None removes the tariff; any other choice goes on to its rules, prefilled.
+        """
+        if user_input is not None:
+            preset = user_input[CONF_CAPACITY_PRESET]
+            if preset == CAPACITY_NONE:
+                return self._save({}, drop=CAPACITY_KEYS)
+            self._capacity_preset = preset
+            return await self.async_step_capacity_rules()
+
+        current = self.config_entry.options.get(CONF_CAPACITY_PRESET, CAPACITY_NONE)
+        if current not in CAPACITY_PRESETS:
+            current = CAPACITY_CUSTOM  # a preset this bess no longer ships: its rules stay
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_CAPACITY_PRESET, default=current): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=CAPACITY_PRESETS,
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key=CONF_CAPACITY_PRESET,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="capacity", data_schema=schema)
+
+    async def async_step_capacity_rules(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Edit the tariff's rules, prefilled from the preset or from what is saved.
+
+        The saved rules are offered when they belong to the preset chosen (or for custom);
+        another preset starts from its published rules. Every field stays adjustable.
+        """
+        preset = self._capacity_preset
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = _validate_capacity(user_input)
+            if not errors:
+                return self._save(_capacity_options(preset, user_input))
+
+        options = self.config_entry.options
+        saved = capacity_tariff(options)
+        if saved is not None and (
+            preset == CAPACITY_CUSTOM or options.get(CONF_CAPACITY_PRESET) == preset
+        ):
+            start = saved
+        else:
+            start = PRESETS.get(preset, CUSTOM_TARIFF)
+        defaults = {**_capacity_fields(start), **(user_input or {})}
+        return self.async_show_form(
+            step_id="capacity_rules",
+            data_schema=_capacity_schema(self.hass, defaults),
+            errors=errors,
+        )
 
     @override
     async def _async_finish_control(self, control: dict[str, Any]) -> ConfigFlowResult:

@@ -78,6 +78,33 @@ SAFE_MODE_SELF_CONSUMPTION: Final = "self_consumption"  # cover the load from th
 SAFE_MODE_HOLD: Final = "hold"  # neither charge from the grid nor discharge
 SAFE_MODES: Final = (SAFE_MODE_SELF_CONSUMPTION, SAFE_MODE_HOLD)
 
+# Capacity tariff ("effekttariff", entry options): a monthly fee per kW on the mean of the
+# month's N highest counted peaks (engine/capacity.py). No preset, or "none", is no tariff.
+CONF_CAPACITY_PRESET: Final = "capacity_preset"
+CAPACITY_NONE: Final = "none"
+CAPACITY_CUSTOM: Final = "custom"
+CONF_CAPACITY_FEE: Final = "capacity_fee_per_kw_month"
+CONF_CAPACITY_PEAKS: Final = "capacity_peaks"
+CONF_CAPACITY_DISTINCT_DAYS: Final = "capacity_distinct_days"
+CONF_CAPACITY_WEEKDAYS_ONLY: Final = "capacity_weekdays_only"
+CONF_CAPACITY_HOURS_START: Final = "capacity_hours_start"
+CONF_CAPACITY_HOURS_END: Final = "capacity_hours_end"
+CONF_CAPACITY_MONTHS: Final = "capacity_months"
+CONF_CAPACITY_NIGHT_WEIGHT: Final = "capacity_night_weight"
+CONF_CAPACITY_MEASUREMENT_MINUTES: Final = "capacity_measurement_minutes"
+CAPACITY_KEYS: Final = (
+    CONF_CAPACITY_PRESET,
+    CONF_CAPACITY_FEE,
+    CONF_CAPACITY_PEAKS,
+    CONF_CAPACITY_DISTINCT_DAYS,
+    CONF_CAPACITY_WEEKDAYS_ONLY,
+    CONF_CAPACITY_HOURS_START,
+    CONF_CAPACITY_HOURS_END,
+    CONF_CAPACITY_MONTHS,
+    CONF_CAPACITY_NIGHT_WEIGHT,
+    CONF_CAPACITY_MEASUREMENT_MINUTES,
+)
+
 DEFAULTS: Final[dict[str, object]] = {
     CONF_MIN_SOC: 10.0,
     CONF_MAX_SOC: 100.0,

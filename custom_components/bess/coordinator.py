@@ -34,7 +34,18 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CAPACITY_NONE,
+    CONF_CAPACITY_DISTINCT_DAYS,
+    CONF_CAPACITY_FEE,
+    CONF_CAPACITY_HOURS_END,
+    CONF_CAPACITY_HOURS_START,
     CONF_CAPACITY_KWH,
+    CONF_CAPACITY_MEASUREMENT_MINUTES,
+    CONF_CAPACITY_MONTHS,
+    CONF_CAPACITY_NIGHT_WEIGHT,
+    CONF_CAPACITY_PEAKS,
+    CONF_CAPACITY_PRESET,
+    CONF_CAPACITY_WEEKDAYS_ONLY,
     CONF_CHARGE_EFFICIENCY,
     CONF_CYCLE_COST,
     CONF_DISCHARGE_EFFICIENCY,
@@ -55,8 +66,9 @@ from .const import (
     PERIOD_AUTO,
     PERIOD_MINUTES,
 )
+from .engine.capacity import PRESETS, CapacityTariff, Peak, fee
 from .engine.hindsight import HindsightReport
-from .engine.manager import CorruptStoreError, SimpleBatterySystemManager
+from .engine.manager import CapacityOutlook, CorruptStoreError, SimpleBatterySystemManager
 from .engine.models import BatterySettings, DailyView, HourlyData, OptimizationResult
 from .engine.ports import DataUnavailableError, EncodedState
 from .engine.timeutil import hour_index, period_start
@@ -100,6 +112,31 @@ class TomorrowStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CapacityData:
+    """The capacity tariff's month so far and what today's plan holds (the capacity sensors).
+
+    `peaks` are the month's counted peaks, the N highest recorded (fewer early in a month),
+    highest first; `outlook` is what the plan in force holds, None before a plan is made
+    under the tariff.
+    """
+
+    tariff: CapacityTariff
+    month: date
+    peaks: tuple[Peak, ...]
+    outlook: CapacityOutlook | None
+
+    @property
+    def mean_kw(self) -> float:
+        """Return the mean of the N counted peaks (missing ones count 0): the fee's basis."""
+        return sum(peak.kw for peak in self.peaks) / self.tariff.peaks
+
+    @property
+    def fee_so_far(self) -> float:
+        """Return the month's capacity fee as recorded so far (currency)."""
+        return fee(self.peaks, self.tariff)
+
+
+@dataclass(frozen=True, slots=True)
 class BessData:
     """What the entities show: today's view, the hour in progress, tomorrow, status."""
 
@@ -121,6 +158,8 @@ class BessData:
     savings_year: float = 0.0
     # Yesterday's hindsight report, once every period of it is measured.
     hindsight: HindsightReport | None = None
+    # With a capacity tariff configured only.
+    capacity: CapacityData | None = None
 
 
 class HassClock:
@@ -161,6 +200,42 @@ def battery_settings(options: Mapping[str, Any]) -> BatterySettings:
         import_limit_kw=_optional_float(merged.get(CONF_IMPORT_LIMIT_KW)),
         curtailment=can_curtail(merged),
     )
+
+
+def capacity_tariff(options: Mapping[str, Any]) -> CapacityTariff | None:
+    """Build the capacity tariff from an entry's options; None when there is none.
+
+    A field the options lack is the preset's (or the tariff's default). Options no tariff
+    can have (written by hand) mean no tariff, with a warning: the flow refuses them.
+    """
+    preset = options.get(CONF_CAPACITY_PRESET, CAPACITY_NONE)
+    if preset == CAPACITY_NONE:
+        return None
+    base = PRESETS.get(preset, CapacityTariff(fee_per_kw_month=0.0))
+
+    def get(key: str, default: Any) -> Any:
+        value = options.get(key)
+        return default if value is None else value
+
+    try:
+        return CapacityTariff(
+            fee_per_kw_month=float(get(CONF_CAPACITY_FEE, base.fee_per_kw_month)),
+            peaks=int(get(CONF_CAPACITY_PEAKS, base.peaks)),
+            distinct_days=bool(get(CONF_CAPACITY_DISTINCT_DAYS, base.distinct_days)),
+            weekdays_only=bool(get(CONF_CAPACITY_WEEKDAYS_ONLY, base.weekdays_only)),
+            hours=(
+                int(get(CONF_CAPACITY_HOURS_START, base.hours[0])),
+                int(get(CONF_CAPACITY_HOURS_END, base.hours[1])),
+            ),
+            months=frozenset(int(m) for m in get(CONF_CAPACITY_MONTHS, base.months)),
+            night_weight=float(get(CONF_CAPACITY_NIGHT_WEIGHT, base.night_weight)),
+            measurement_minutes=int(
+                get(CONF_CAPACITY_MEASUREMENT_MINUTES, base.measurement_minutes)
+            ),
+        )
+    except (TypeError, ValueError) as err:
+        _LOGGER.warning("The capacity tariff in the options is not valid (%s): none is used", err)
+        return None
 
 
 def _optional_float(value: Any) -> float | None:
@@ -220,6 +295,7 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             hass, entry.entry_id, ControlConfig.from_options(entry.options)
         )
         self.persistence = StorePersistence(hass, entry.entry_id)
+        self.capacity_tariff = capacity_tariff(entry.options)
         self.manager = SimpleBatterySystemManager(
             battery=battery_settings(entry.options),
             energy=self.energy,
@@ -232,7 +308,11 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             terminal_value_per_kwh=_optional_float(entry.options.get(CONF_TERMINAL_VALUE)),
             keep_history_days=int({**DEFAULTS, **entry.options}[CONF_KEEP_HISTORY_DAYS]),
             period_minutes=PERIOD_MINUTES,
+            # Options changes reload the entry, so the tariff is set here once.
+            capacity_tariff=self.capacity_tariff,
         )
+        if self.capacity_tariff is not None:
+            self.controller.import_cap = self.manager.import_cap_kw
         self.savings = SavingsStatistics(hass, entry.entry_id, entry.title, self.manager)
         self._hindsight: HindsightReport | None = None
         self._unavailable: DataUnavailableError | None = None
@@ -500,6 +580,20 @@ class BessCoordinator(DataUpdateCoordinator[BessData]):
             control_error=self.controller.last_error,
             solar_forecast_available=self.energy.solar_forecast_available,
             solar_forecast_message=self.energy.solar_forecast_message,
+            capacity=self._capacity_data(now),
+        )
+
+    def _capacity_data(self, now: datetime) -> CapacityData | None:
+        """Return the month's counted peaks and what the plan now holds (with a tariff)."""
+        tariff = self.capacity_tariff
+        if tariff is None:
+            return None
+        today = now.date()
+        return CapacityData(
+            tariff=tariff,
+            month=today.replace(day=1),
+            peaks=tuple(self.manager.month_peaks(today)[: tariff.peaks]),
+            outlook=self.manager.capacity_outlook(now),
         )
 
     def _yesterdays_hindsight(self, today: date) -> HindsightReport | None:

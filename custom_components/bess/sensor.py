@@ -1,4 +1,9 @@
-"""Sensors of bess: today's savings and hours, the plan now, tomorrow's plan, diagnostics."""
+"""Sensors of bess: today's savings and hours, the plan now, tomorrow's plan, diagnostics.
+
+The two capacity sensors (the month's peaks, today's cap) exist only while a capacity tariff
+is configured: turning the tariff off removes them from the entity registry, rather than
+leaving entities that can never have a value.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,12 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower, UnitOfTime
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .const import DOMAIN
 from .coordinator import BessConfigEntry, BessCoordinator, BessData, TomorrowStatus
 from .engine.daily_view import plan_hours
 from .engine.models import Intent
@@ -42,6 +49,8 @@ class BessSensorEntityDescription(SensorEntityDescription):
     # (the control status must say what the inverter does when no plan can be made).
     status_fn: Callable[[BessCoordinator], StateType] | None = None
     status_attr_fn: Callable[[BessCoordinator], dict[str, Any]] | None = None
+    # Created only while a capacity tariff is configured.
+    capacity: bool = False
 
 
 def _hour_value(field: str) -> Callable[[BessData], StateType]:
@@ -97,6 +106,60 @@ def _tomorrow_attributes(data: BessData) -> dict[str, Any]:
             {"start": result.period_start(i).isoformat(), **period.to_dict()}
             for i, period in enumerate(result.periods)
         ]
+    return attributes
+
+
+def _capacity_peaks_attributes(data: BessData) -> dict[str, Any]:
+    """The month's counted peaks (kW, local day and start), N, and the fee so far."""
+    capacity = data.capacity
+    if capacity is None:
+        return {}
+    return {
+        "peaks": [
+            {"kw": round(peak.kw, 3), "day": peak.day.isoformat(), "start": peak.start.isoformat()}
+            for peak in capacity.peaks
+        ],
+        "peaks_counted": capacity.tariff.peaks,
+        "month": capacity.month.isoformat()[:7],
+        "fee_so_far": round(capacity.fee_so_far, 2),
+        "fee_per_kw_month": capacity.tariff.fee_per_kw_month,
+    }
+
+
+def _capacity_cap(data: BessData) -> float | None:
+    """The cap on counted import power the plan in force holds (None: no period counts)."""
+    if data.capacity is None or data.capacity.outlook is None:
+        return None
+    return data.capacity.outlook.cap_kw
+
+
+def _capacity_cap_attributes(data: BessData) -> dict[str, Any]:
+    """The plan's peak and fee increase, and whether the load alone sets the peak."""
+    if data.capacity is None or data.capacity.outlook is None:
+        return {}
+    outlook = data.capacity.outlook
+    return {
+        "planned_peak_kw": round(outlook.peak_kw, 3),
+        "fee_increase": round(outlook.fee_increase, 2),
+        # The plan says so and does not pretend otherwise: the battery cannot hold the peak
+        # lower, though the fee would have it lower.
+        "load_exceeds_cap": outlook.load_exceeds_cap,
+        "counts": outlook.cap_kw is not None,
+        "plan_start": outlook.start.isoformat(),
+        "plan_end": outlook.end.astimezone(dt_util.get_default_time_zone()).isoformat(),
+    }
+
+
+def _control_status_attributes(coordinator: BessCoordinator) -> dict[str, Any]:
+    """Why the status is what it is; under a capacity tariff, the import cap held now."""
+    controller = coordinator.controller
+    attributes: dict[str, Any] = {
+        "last_error": controller.last_error,
+        "overridden_entity": controller.overridden_entity,
+    }
+    if coordinator.capacity_tariff is not None:
+        attributes["import_cap_kw"] = controller.import_cap_kw
+        attributes["import_cap_active"] = controller.import_cap_kw is not None
     return attributes
 
 
@@ -228,10 +291,7 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         options=[status.value for status in ControlStatus],
         value_fn=lambda data: data.control_status.value,
         status_fn=lambda coordinator: coordinator.controller.status.value,
-        status_attr_fn=lambda coordinator: {
-            "last_error": coordinator.controller.last_error,
-            "overridden_entity": coordinator.controller.overridden_entity,
-        },
+        status_attr_fn=_control_status_attributes,
     ),
     BessSensorEntityDescription(
         key="solar_forecast",
@@ -250,6 +310,30 @@ SENSORS: tuple[BessSensorEntityDescription, ...] = (
         suggested_display_precision=1,
         value_fn=lambda data: None if data.hindsight is None else data.hindsight.capture_percent,
         attr_fn=lambda data: {} if data.hindsight is None else data.hindsight.to_dict(),
+    ),
+    BessSensorEntityDescription(
+        key="capacity_peaks",
+        translation_key="capacity_peaks",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        capacity=True,
+        value_fn=lambda data: None if data.capacity is None else data.capacity.mean_kw,
+        attr_fn=_capacity_peaks_attributes,
+    ),
+    BessSensorEntityDescription(
+        key="capacity_cap_today",
+        translation_key="capacity_cap_today",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        capacity=True,
+        # Unknown (not unavailable) while no period of the plan counts, or before a plan.
+        none_is_unavailable=False,
+        value_fn=_capacity_cap,
+        attr_fn=_capacity_cap_attributes,
     ),
     BessSensorEntityDescription(
         key="last_optimization",
@@ -276,9 +360,22 @@ async def async_setup_entry(
     entry: BessConfigEntry,
     async_add_entities: AddEntitiesCallback,
 ) -> None:
-    """Add the sensors of one entry."""
+    """Add the sensors of one entry (the capacity ones only with a capacity tariff)."""
     coordinator = entry.runtime_data
-    async_add_entities(BessSensor(coordinator, description) for description in SENSORS)
+    with_capacity = coordinator.capacity_tariff is not None
+    if not with_capacity:
+        registry = er.async_get(hass)
+        for description in SENSORS:
+            unique_id = f"{entry.entry_id}_{description.key}"
+            if description.capacity and (
+                entity_id := registry.async_get_entity_id("sensor", DOMAIN, unique_id)
+            ):
+                registry.async_remove(entity_id)
+    async_add_entities(
+        BessSensor(coordinator, description)
+        for description in SENSORS
+        if with_capacity or not description.capacity
+    )
 
 
 class BessSensor(BessEntity, SensorEntity):

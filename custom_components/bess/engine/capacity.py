@@ -91,11 +91,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import math
+from typing import Protocol
 
 import numpy as np
 
 from .cost import FloatArray
-from .models import HourlyEvent, OptimizationInput, OptimizationResult
+from .models import OptimizationInput, OptimizationResult
 from .optimizer import optimize_battery_schedule
 from .timeutil import period_start
 
@@ -267,6 +268,25 @@ class Peak:
     start: datetime  # the interval's start, local time
 
 
+class MeteredPeriod(Protocol):
+    """What `month_peaks` reads of a period: a recorded `HourlyEvent`, or a planned period."""
+
+    @property
+    def start(self) -> datetime:
+        """Return the period's start (aware)."""
+        ...
+
+    @property
+    def period_minutes(self) -> int:
+        """Return the period's length in minutes."""
+        ...
+
+    @property
+    def grid_imported(self) -> float:
+        """Return the energy imported from the grid in the period (kWh)."""
+        ...
+
+
 def counted_weights(
     starts: Sequence[datetime], period_minutes: int, tariff: CapacityTariff, tz: tzinfo
 ) -> tuple[float, ...]:
@@ -282,9 +302,12 @@ def counted_weights(
 
 
 def month_peaks(
-    events: Iterable[HourlyEvent], tariff: CapacityTariff, tz: tzinfo, month: date
+    events: Iterable[MeteredPeriod], tariff: CapacityTariff, tz: tzinfo, month: date
 ) -> list[Peak]:
     """Return the month's counted peaks from recorded events, highest first.
+
+    An event is anything with a `start`, `period_minutes` and `grid_imported` (an
+    `HourlyEvent`; the daily view passes planned periods and the no-battery baseline too).
 
     `month` is any date of the month (its year and month are used). Each event's import
     (`grid_imported`, kWh over its `period_minutes`) is spread evenly over its period and

@@ -11,15 +11,26 @@ Money is recalculated per period with the one cost model (`cost.py`); the totals
 A day older than the detailed history kept is compacted: its view has every hour `missing`
 (no hourly figures remain), `compacted` set, and the totals and `actual_hours` of its
 `DailyTotal`, which are the totals its view showed before it was compacted.
+
+With a capacity tariff (capacity.py) the view carries the day's capacity fee as its own line,
+never mixed into the energy totals: `capacity_fee` = fee(the month's peaks through the day) −
+fee(the month's peaks before it), where the peaks are those recorded (`month_peaks` of the
+events) and, from the period in progress on, those of the latest plan; and the same for the
+no-battery baseline, whose import is the load − solar of each period
+(`capacity_fee_baseline`). A finished day's fee is `actual`, today's and later ones'
+`planned`. A day's share depends on the order of the days (a peak above the month's earlier
+ones is charged to the day it happens on), and the days' shares sum to the month's fee.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 import math
-from typing import Any
+from typing import Any, Literal
 
+from .capacity import CapacityTariff, Peak, fee, month_peaks
 from .cost import baseline_cost, grid_only_cost, period_cost
 from .history import HistoricalDataStore
 from .models import (
@@ -39,6 +50,24 @@ from .schedules import ScheduleStore
 from .timeutil import day_hour_starts, hour_index, period_start
 
 
+@dataclass(frozen=True, slots=True)
+class _Metered:
+    """A period's grid import as `month_peaks` reads it (a planned or a baseline one)."""
+
+    start: datetime
+    period_minutes: int
+    grid_imported: float
+
+
+def _baseline_import(event: HourlyEvent) -> _Metered:
+    """Return what the home would have imported in `event`'s period without a battery."""
+    return _Metered(
+        start=event.start,
+        period_minutes=event.period_minutes,
+        grid_imported=max(event.home_consumed - event.solar_generated, 0.0),
+    )
+
+
 class DailyViewBuilder:
     """Combine the history and the schedules into a `DailyView`."""
 
@@ -51,13 +80,72 @@ class DailyViewBuilder:
         battery: BatterySettings,
     ) -> None:
         """Read from these stores; actual hours are priced for `battery` (wear, export cap)."""
-        self.history = history
+        # Each recorded day's counted peaks (as run, and without a battery), kept while the
+        # day's events are as many as they were: (event count, peaks).
+        self._day_peaks: dict[tuple[date, bool], tuple[int, list[Peak]]] = {}
+        self._history = history
         self.schedules = schedules
         self.battery = battery
         self._clock = clock
         self._tz = tz
         # The period in progress is predicted, the ones before it actual.
         self.period_minutes = 60
+        self._capacity_tariff: CapacityTariff | None = None
+
+    @property
+    def history(self) -> HistoricalDataStore:
+        """Return the history the views read."""
+        return self._history
+
+    @history.setter
+    def history(self, history: HistoricalDataStore) -> None:
+        """Read `history` from now on (a store loaded anew: its peaks are counted again)."""
+        self._history = history
+        self._day_peaks.clear()
+
+    @property
+    def capacity_tariff(self) -> CapacityTariff | None:
+        """Return the capacity tariff the views report the fee of (None: no fee line)."""
+        return self._capacity_tariff
+
+    @capacity_tariff.setter
+    def capacity_tariff(self, tariff: CapacityTariff | None) -> None:
+        """Report the fee of `tariff` from now on (its peaks are counted again)."""
+        self._capacity_tariff = tariff
+        self._day_peaks.clear()
+
+    def recorded_peaks(self, day: date, *, baseline: bool = False) -> list[Peak]:
+        """Return `day`'s counted peaks from its recorded events, highest first.
+
+        `baseline`: those of the same home without a battery (import = load − solar). Empty
+        without a capacity tariff. Kept until the day's events change.
+        """
+        tariff = self._capacity_tariff
+        if tariff is None:
+            return []
+        events = self.history.get_day_events(day)
+        key = (day, baseline)
+        kept = self._day_peaks.get(key)
+        # Events are only ever added (or a day compacted away): the count tells a change.
+        if kept is not None and kept[0] == len(events):
+            return kept[1]
+        metered = [_baseline_import(e) for e in events] if baseline else events
+        peaks = month_peaks(metered, tariff, self._tz, day)
+        self._day_peaks[key] = (len(events), peaks)
+        return peaks
+
+    def month_recorded_peaks(self, day: date, *, baseline: bool = False) -> list[Peak]:
+        """Return the counted peaks recorded in `day`'s month up to and including `day`.
+
+        Highest first; the basis of the month's capacity fee so far (capacity.py `fee`).
+        """
+        peaks: list[Peak] = []
+        moment = day.replace(day=1)
+        while moment <= day:
+            peaks += self.recorded_peaks(moment, baseline=baseline)
+            moment += timedelta(days=1)
+        peaks.sort(key=lambda p: (-p.kw, p.start))
+        return peaks
 
     def default_current_hour(self, day: date) -> int:
         """Return the hour in progress for today, n for a past day and 0 for a future one."""
@@ -67,12 +155,12 @@ class DailyViewBuilder:
         return len(day_hour_starts(day, self._tz)) if day < today else 0
 
     def build_daily_view(
-        self, current_hour: int | None = None, day: date | None = None
+        self, current_hour: int | None = None, day: date | None = None, *, capacity: bool = True
     ) -> DailyView:
         """Return the view of `day` (default today).
 
         Periods before the one in progress are actual (with `current_hour`, those before that
-        hour); the others predicted.
+        hour); the others predicted. `capacity=False` leaves out the capacity fee's line.
         """
         if day is None:
             day = self._clock.now().astimezone(self._tz).date()
@@ -124,6 +212,7 @@ class DailyViewBuilder:
         def count(source: HourSource) -> int:
             return sum(1 for h in hours if h.source == source)
 
+        fees = self._capacity_fees(day, periods) if capacity else None
         return DailyView(
             date=day.isoformat(),
             hourly_data=tuple(hours),
@@ -139,7 +228,60 @@ class DailyViewBuilder:
             data_sources=tuple(h.source for h in hours),
             periods=tuple(periods),
             partial_hours=count("partial"),
+            **(fees or {}),
         )
+
+    def _capacity_fees(self, day: date, periods: Sequence[HourlyData]) -> dict[str, Any] | None:
+        """Return the day's capacity fee line (module docstring), or None without a tariff.
+
+        The days of the month before `day` count with what is recorded of them, and from the
+        period in progress on (a day after today: tomorrow) with what is planned.
+        """
+        tariff = self._capacity_tariff
+        if tariff is None:
+            return None
+        today = self._clock.now().astimezone(self._tz).date()
+        before: list[Peak] = []
+        before_baseline: list[Peak] = []
+        moment = day.replace(day=1)
+        while moment < day:
+            if moment < today:
+                before += self.recorded_peaks(moment)
+                before_baseline += self.recorded_peaks(moment, baseline=True)
+            else:  # today, before a later day: recorded, then planned
+                earlier = self.build_daily_view(day=moment, capacity=False).periods
+                before += self._planned_peaks(moment, earlier, baseline=False)
+                before_baseline += self._planned_peaks(moment, earlier, baseline=True)
+            moment += timedelta(days=1)
+        this_day = self._planned_peaks(day, periods, baseline=False)
+        this_baseline = self._planned_peaks(day, periods, baseline=True)
+        source: Literal["actual", "planned"] = "actual" if day < today else "planned"
+        return {
+            "capacity_fee": fee([*before, *this_day], tariff) - fee(before, tariff),
+            "capacity_fee_baseline": fee([*before_baseline, *this_baseline], tariff)
+            - fee(before_baseline, tariff),
+            "capacity_fee_source": source,
+        }
+
+    def _planned_peaks(
+        self, day: date, periods: Sequence[HourlyData], *, baseline: bool
+    ) -> list[Peak]:
+        """Return the counted peaks of a day's view periods (measured and planned alike)."""
+        tariff = self._capacity_tariff
+        if tariff is None:
+            return []
+        metered = [
+            _Metered(
+                start=period.start,
+                period_minutes=period.minutes,
+                grid_imported=max((period.load_kwh or 0.0) - (period.solar_kwh or 0.0), 0.0)
+                if baseline
+                else period.grid_import_kwh or 0.0,
+            )
+            for period in periods
+            if period.source != "missing"
+        ]
+        return month_peaks(metered, tariff, self._tz, day)
 
     def _with_gaps(
         self, hour: int, start: datetime, end: datetime, known: list[HourlyData]
@@ -222,7 +364,9 @@ class DailyViewBuilder:
         view's own totals for the whole past day, so compacting changes no figure a report
         of the day shows.
         """
-        view = self.build_daily_view(current_hour=len(day_hour_starts(day, self._tz)), day=day)
+        view = self.build_daily_view(
+            current_hour=len(day_hour_starts(day, self._tz)), day=day, capacity=False
+        )
         actual = [h for h in view.hourly_data if h.source in ("actual", "partial")]
         if view.compacted or not actual:
             return None

@@ -7,6 +7,13 @@ failing controller never loses a schedule: the error is recorded in `status.last
 raised out of the scenario AFTER storing and saving. A missing SOC raises
 `DataUnavailableError` before anything is optimized (the hour already recorded stays recorded).
 
+Capacity tariff: with one set (`capacity_tariff`), every plan (today's re-plans, the restart,
+tomorrow's) is made with `capacity.plan_with_capacity` from the month's peaks recorded in the
+history (so they survive a restart), in the executor like any plan; what it holds (the cap,
+the planned peak, the fee increase, whether the load sets the peak) is kept as a
+`CapacityOutlook` per plan, read by the entities and the controller (`import_cap_kw`). It is
+not stored: a restart plans again. Without a tariff plans are made exactly as before.
+
 Saving: each change asks Persistence to save soon (`save_soon`), so the changes of one
 scenario are written once; what is handed over is JSON text the stores keep per entry, so a
 save does not encode a year of history again. Loading parses in the executor. Days before the
@@ -24,8 +31,10 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import functools
 import logging
 import math
+import time
 from typing import Any
 
+from .capacity import CapacityTariff, Peak, counted_weights, plan_with_capacity
 from .daily_view import DailyViewBuilder
 from .engine import OptimizationEngine
 from .hindsight import HindsightReport, hindsight_report
@@ -90,6 +99,88 @@ class ManagerStatus:
     waiting_for_prices: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CapacityOutlook:
+    """What a plan made under a capacity tariff holds (capacity.py's `CapacityPlan`).
+
+    `cap_kw` is the cap on counted (weighted) import power the plan holds in every period
+    of `weights` > 0, None when no period of the plan counts; `peak_kw` the plan's highest
+    counted import power, `fee_increase` what the plan adds to the month's fee, and
+    `load_exceeds_cap` whether the load alone sets that peak (the battery cannot hold it
+    lower, though the fee would have it lower). `weights` are per period of the plan from
+    `start`: 0 where import does not count (or lies in the next month, left uncapped).
+    """
+
+    created: datetime
+    start: datetime
+    period_minutes: int
+    weights: tuple[float, ...]
+    cap_kw: float | None
+    peak_kw: float
+    fee_increase: float
+    load_exceeds_cap: bool
+    dp_runs: int
+
+    @property
+    def end(self) -> datetime:
+        """Return the end of the plan's last period."""
+        return self.start.astimezone(UTC) + timedelta(
+            minutes=self.period_minutes * len(self.weights)
+        )
+
+    def covers(self, moment: datetime) -> bool:
+        """Return whether `moment` lies within the plan."""
+        return self.start.astimezone(UTC) <= moment.astimezone(UTC) < self.end
+
+    def import_cap_kw(self, moment: datetime) -> float | None:
+        """Return the most grid import power the plan allows at `moment` (kW), or None.
+
+        None where no cap applies: outside the plan, no cap, or a period that does not
+        count. In a counted period the cap on import power is `cap_kw / weight` (a night
+        hour at half weight may import twice the cap).
+        """
+        if self.cap_kw is None or not self.covers(moment):
+            return None
+        elapsed = (moment.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds()
+        weight = self.weights[int(elapsed // (60 * self.period_minutes))]
+        return self.cap_kw / weight if weight > 0.0 else None
+
+
+def _plan_under_capacity(
+    inputs: OptimizationInput,
+    tariff: CapacityTariff,
+    peaks: Sequence[Peak],
+    tz: tzinfo,
+    now: datetime,
+) -> tuple[OptimizationResult, CapacityOutlook]:
+    """Plan energy cost plus the month's fee increase (executor); time the whole search."""
+    began = time.perf_counter()
+    plan = plan_with_capacity(inputs, tariff, peaks, tz)
+    result = replace(plan.result, solve_seconds=time.perf_counter() - began)
+    starts = [result.period_start(i) for i in range(len(result.periods))]
+    first = inputs.start.astimezone(tz)
+    weights = tuple(
+        weight
+        if (start.astimezone(tz).year, start.astimezone(tz).month) == (first.year, first.month)
+        else 0.0
+        for start, weight in zip(
+            starts, counted_weights(starts, inputs.period_minutes, tariff, tz), strict=True
+        )
+    )
+    outlook = CapacityOutlook(
+        created=now,
+        start=inputs.start,
+        period_minutes=inputs.period_minutes,
+        weights=weights,
+        cap_kw=plan.cap_kw,
+        peak_kw=plan.peak_kw,
+        fee_increase=plan.fee_increase,
+        load_exceeds_cap=plan.load_exceeds_cap,
+        dp_runs=plan.dp_runs,
+    )
+    return result, outlook
+
+
 def _default_optimizer(inputs: OptimizationInput) -> OptimizationResult:
     """Plan with the OptimizationEngine (design §3.5), which times the solve."""
     return OptimizationEngine().optimize(inputs)
@@ -114,6 +205,7 @@ class SimpleBatterySystemManager:
         period_minutes: int = PERIOD_MINUTES,
         optimize: Optimizer = _default_optimizer,
         plan_through_tomorrow: bool = True,
+        capacity_tariff: CapacityTariff | None = None,
     ) -> None:
         """Wire the manager to its ports; the stores start empty until `async_load`."""
         if period_minutes not in PERIOD_LENGTHS:
@@ -140,6 +232,10 @@ class SimpleBatterySystemManager:
         self.daily_view_builder = DailyViewBuilder(self.history, self.schedules, clock, tz, battery)
         self._period_minutes = PERIOD_MINUTES
         self.period_minutes = period_minutes
+        self._capacity_tariff: CapacityTariff | None = None
+        # What each plan under the capacity tariff holds, while the plan lasts.
+        self._capacity_outlooks: list[CapacityOutlook] = []
+        self.capacity_tariff = capacity_tariff
         # One scenario at a time: the hourly update and a restart must not interleave their
         # record → optimize → store → apply steps.
         self._lock = asyncio.Lock()
@@ -190,6 +286,34 @@ class SimpleBatterySystemManager:
             self.daily_view_builder.battery = battery
         if terminal_value_per_kwh is not None:
             self._terminal_value_per_kwh = terminal_value_per_kwh
+
+    @property
+    def capacity_tariff(self) -> CapacityTariff | None:
+        """Return the capacity tariff the plans are made under (None: no capacity fee)."""
+        return self._capacity_tariff
+
+    @capacity_tariff.setter
+    def capacity_tariff(self, tariff: CapacityTariff | None) -> None:
+        """Plan under `tariff` from the next scenario on; the outlooks of earlier plans go."""
+        self._capacity_tariff = tariff
+        self._capacity_outlooks = []
+        self.daily_view_builder.capacity_tariff = tariff
+
+    def capacity_outlook(self, moment: datetime | None = None) -> CapacityOutlook | None:
+        """Return what the newest plan under the tariff covering `moment` (default now) holds."""
+        moment = moment or self._clock.now()
+        covering = [o for o in self._capacity_outlooks if o.covers(moment)]
+        return max(covering, key=lambda o: o.created) if covering else None
+
+    def import_cap_kw(self, moment: datetime) -> float | None:
+        """Return the import power cap (kW) the plan holds at `moment`, None where none applies."""
+        outlook = self.capacity_outlook(moment)
+        return outlook.import_cap_kw(moment) if outlook is not None else None
+
+    def month_peaks(self, day: date | None = None) -> list[Peak]:
+        """Return the counted peaks recorded in `day`'s month (default today's), highest first."""
+        day = day or self._clock.now().astimezone(self._tz).date()
+        return self.daily_view_builder.month_recorded_peaks(day)
 
     @property
     def waiting_for_prices(self) -> bool:
@@ -766,7 +890,24 @@ class SimpleBatterySystemManager:
             initial_soc_percent=initial,
             terminal_value_per_kwh=self._terminal_value(prices, battery),
         )
-        result = await self._executor.run(functools.partial(self._optimize, inputs))
+        tariff = self._capacity_tariff
+        if tariff is None:
+            result = await self._executor.run(functools.partial(self._optimize, inputs))
+        else:
+            # This month's peaks so far: the plan's month is that of its first period. With
+            # peaks on distinct days each day has one (today's is its floor); otherwise only
+            # the N highest can ever be among the month's N highest (and every one is a kink
+            # of the fee the search would visit).
+            peaks = self.month_peaks(starts[0].astimezone(self._tz).date())
+            if not tariff.distinct_days:
+                peaks = peaks[: tariff.peaks]
+            result, outlook = await self._executor.run(
+                functools.partial(_plan_under_capacity, inputs, tariff, peaks, self._tz, now)
+            )
+            self._capacity_outlooks = [
+                *(o for o in self._capacity_outlooks if o.end > now.astimezone(UTC)),
+                outlook,
+            ]
 
         self.schedules.store_schedule(
             StoredSchedule(

@@ -535,10 +535,36 @@ class DailyView:
     # The day at the resolution it was planned and recorded in (periods of 15 minutes, say).
     periods: tuple[HourlyData, ...] = ()
     partial_hours: int = 0
+    # With a capacity tariff only (None without one): how much the day raises the month's
+    # capacity fee, for the home as it ran (`capacity_fee`) and for the same home without a
+    # battery (`capacity_fee_baseline`, from its load − solar import). `actual` for a
+    # finished day (recorded peaks), `planned` for today and later (the plan for the rest).
+    # The energy totals above (`total_savings` …) never include it: see `capacity_savings`.
+    capacity_fee: float | None = None
+    capacity_fee_baseline: float | None = None
+    capacity_fee_source: Literal["actual", "planned"] | None = None
+
+    @property
+    def capacity_savings(self) -> float | None:
+        """Return the capacity fee the battery saves this day (baseline − fee), or None."""
+        if self.capacity_fee is None or self.capacity_fee_baseline is None:
+            return None
+        return self.capacity_fee_baseline - self.capacity_fee
 
     def to_dict(self, resolution: Literal["hour", "period"] = "hour") -> dict[str, Any]:
-        """Serialize to JSON-able data (service responses, diagnostics)."""
+        """Serialize to JSON-able data (service responses, diagnostics).
+
+        The capacity fee's fields are there only where a capacity tariff is configured.
+        """
         rows = self.periods if resolution == "period" else self.hourly_data
+        capacity: dict[str, Any] = {}
+        if self.capacity_fee is not None:
+            capacity = {
+                "capacity_fee": self.capacity_fee,
+                "capacity_fee_baseline": self.capacity_fee_baseline,
+                "capacity_savings": self.capacity_savings,
+                "capacity_fee_source": self.capacity_fee_source,
+            }
         return {
             "date": self.date,
             "resolution": resolution,
@@ -555,4 +581,5 @@ class DailyView:
             "partial_hours": self.partial_hours,
             "data_sources": list(self.data_sources),
             "compacted": self.compacted,
+            **capacity,
         }

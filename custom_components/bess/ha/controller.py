@@ -1,4 +1,14 @@
-"""The Home Assistant controller: drives the inverter through service calls only."""
+"""The Home Assistant controller: drives the inverter through service calls only.
+
+Under a capacity tariff (engine/capacity.py) the plan caps grid import in the periods that
+count; `import_cap` (set by the coordinator when a tariff is configured) says the cap at a
+moment. Entity and Growatt control hold it through the plan itself: the discharge power set
+is the plan's discharge, which is what keeps the forecast import at or below the cap (the
+plan's import = load − solar + charge − discharge ≤ cap). Import above the cap when the real
+load exceeds the forecast is not chased by those modes. A control script gets the cap as
+`import_cap_kw` (kW of import power, None where no cap applies this period; the variable is
+there only when a tariff is configured), so it can hold import at the cap in real time.
+"""
 
 from __future__ import annotations
 
@@ -198,6 +208,11 @@ class HomeAssistantController:
         self._expected: dict[str, ServiceCommand] = {}
         self._listeners: list[Callable[[], None]] = []
         self._before_override: tuple[ControlStatus, str | None] = (ControlStatus.CONTROLLING, None)
+        # Under a capacity tariff: the import power cap (kW) the plan holds at a moment (None
+        # where none applies). None: no tariff, and no `import_cap_kw` in any command.
+        self.import_cap: Callable[[datetime], float | None] | None = None
+        # The cap of the period the last plan applied is for (None: no cap applies now).
+        self.import_cap_kw: float | None = None
 
     @property
     def writes(self) -> bool:
@@ -247,6 +262,8 @@ class HomeAssistantController:
         A plan that does not cover `now` (tomorrow's, made at 23:55) commands nothing and
         leaves the status as it is: an error stays an error.
         """
+        if result.index_at(now) is not None:
+            self.import_cap_kw = self._cap_at(now)
         if not self.writes:
             self._set_status(ControlStatus.MONITORING)
             return
@@ -261,10 +278,12 @@ class HomeAssistantController:
 
         The inverter is never left on a command of a period that has ended.
         """
+        following = plan is not None and plan.index_at(now) is not None
+        self.import_cap_kw = self._cap_at(now) if following else None
         if not self.writes:
             self._set_status(ControlStatus.MONITORING)
             return
-        if plan is not None and plan.index_at(now) is not None:
+        if plan is not None and following:
             await self._send(
                 self.commands_for(plan, now), ControlStatus.FOLLOWING_LAST_PLAN, reason
             )
@@ -359,6 +378,13 @@ class HomeAssistantController:
                 return
         raise ControlError(name, str(error))
 
+    def _cap_at(self, moment: datetime) -> float | None:
+        """Return the import power cap (kW, rounded to W) the plan holds at `moment`, or None."""
+        if self.import_cap is None:
+            return None
+        cap = self.import_cap(moment)
+        return None if cap is None else round(cap, 3)
+
     def commands_for(self, result: OptimizationResult, now: datetime) -> list[ServiceCommand]:
         """Return the service calls that make the inverter follow `result` from `now`."""
         index = result.index_at(now)
@@ -386,13 +412,15 @@ class HomeAssistantController:
         intent = config.safe_intent
         hold = intent is Intent.IDLE
         if config.mode == CONTROL_SCRIPT:
-            variables = {
+            variables: dict[str, Any] = {
                 "mode": intent.value,
                 "power_kw": 0.0,
                 "safe_mode": True,
                 "curtail": False,
                 "curtail_kwh": 0.0,
             }
+            if self.import_cap is not None:
+                variables["import_cap_kw"] = None  # no plan: no cap it holds
             return [_script_command(config.script, variables, setting=variables)]
         if config.mode not in (CONTROL_ENTITIES, CONTROL_GROWATT):
             return []
@@ -554,24 +582,34 @@ class HomeAssistantController:
     def _script_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
         """One script run per stretch of equal action; not again while the action holds.
 
-        A re-plan moves the stretch's `start`; only a new mode, power, curtailing or end runs
-        the script again. `curtail_kwh` is the solar the plan curtails in the stretch (what
-        an export cap curtails included).
+        A re-plan moves the stretch's `start`; only a new mode, power, curtailing, import cap
+        or end runs the script again. `curtail_kwh` is the solar the plan curtails in the
+        stretch (what an export cap curtails included). Under a capacity tariff
+        `import_cap_kw` is the import power cap of the period now (None: none applies), and
+        a stretch has one cap.
         """
         period = result.periods[index]
         periods = result.periods
+        caps = [
+            self._cap_at(result.period_start(i)) if self.import_cap is not None else None
+            for i in range(len(periods))
+        ]
 
-        def same(other: PeriodPlan) -> bool:
-            """Return whether `other` commands what the period now does."""
-            return _same_action(other, period) and self._curtails(other) == self._curtails(period)
+        def same(other: int) -> bool:
+            """Return whether period `other` commands what the period now does."""
+            return (
+                _same_action(periods[other], period)
+                and self._curtails(periods[other]) == self._curtails(period)
+                and caps[other] == caps[index]
+            )
 
         first = index
-        while first > 0 and same(periods[first - 1]):
+        while first > 0 and same(first - 1):
             first -= 1
         last = index
-        while last + 1 < len(periods) and same(periods[last + 1]):
+        while last + 1 < len(periods) and same(last + 1):
             last += 1
-        variables = {
+        variables: dict[str, Any] = {
             "mode": period.intent.value,
             "power_kw": round(period.battery_action_kw, 3),
             "start": result.period_start(first).isoformat(),
@@ -580,11 +618,13 @@ class HomeAssistantController:
             "curtail": self._curtails(period),
             "curtail_kwh": round(sum(p.curtailed_kwh for p in periods[first : last + 1]), 3),
         }
+        keys = ["mode", "power_kw", "end", "safe_mode", "curtail"]
+        if self.import_cap is not None:
+            variables["import_cap_kw"] = caps[index]
+            keys.append("import_cap_kw")
         # `end` counts (a script may program a window that ends then); `start` moves with
         # every re-plan and does not, nor does `curtail_kwh` (a forecast, not a command).
-        setting = {
-            key: variables[key] for key in ("mode", "power_kw", "end", "safe_mode", "curtail")
-        }
+        setting = {key: variables[key] for key in keys}
         return [_script_command(self.config.script, variables, setting=setting)]
 
     def _growatt_commands(self, result: OptimizationResult, index: int) -> list[ServiceCommand]:
