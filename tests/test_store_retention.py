@@ -271,7 +271,7 @@ async def test_the_retention_option_is_offered_and_used(
     assert {str(key): key.default() for key in schema} == {CONF_KEEP_HISTORY_DAYS: 400}
     with pytest.raises(InvalidData, match="keep_history_days"):
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_KEEP_HISTORY_DAYS: 7}
+            result["flow_id"], {CONF_KEEP_HISTORY_DAYS: 30}
         )
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_KEEP_HISTORY_DAYS: 90.0}

@@ -795,7 +795,7 @@ class BessOptionsFlow(_ControlStepsFlow, OptionsFlow):
 
         options = {**DEFAULTS, **self.config_entry.options}
         schema = vol.Schema(
-            {_field(CONF_KEEP_HISTORY_DAYS, options): _number(30, 3650, 1, UnitOfTime.DAYS)}
+            {_field(CONF_KEEP_HISTORY_DAYS, options): _number(31, 3650, 1, UnitOfTime.DAYS)}
         )
         return self.async_show_form(step_id="history", data_schema=schema)
 
