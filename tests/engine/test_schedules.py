@@ -236,3 +236,44 @@ def test_a_past_days_superseded_replans_are_cut_to_what_was_in_force() -> None:
     assert [len(s.result.periods) for s in restored.get_all_schedules_today(yesterday)] == (
         [24, 24] + [1] * 23
     )
+
+
+def test_a_restart_across_midnight_cuts_the_last_replan_once_the_next_plan_exists() -> None:
+    """Found by the soak test: the day was marked cut at load although its last re-plan had
+    no later plan yet; it stayed whole in memory and was cut at every reload after."""
+    yesterday = DAY - timedelta(days=1)
+    clock = FakeClock(local(yesterday, 23, 30))
+    before = ScheduleStore(clock, STOCKHOLM)
+    before.store_schedule(
+        stored(yesterday, 0, local(yesterday - timedelta(days=1), 23, 55), "tomorrow")
+    )
+    for hour in range(23):
+        before.store_schedule(stored(yesterday, hour, local(yesterday, hour, 0, 1)))
+    # The 23:00 re-plan runs through the next day (its prices are out).
+    n = 25
+    inputs = OptimizationInput(
+        start=local(yesterday, 23),
+        period_minutes=60,
+        buy=(1.0,) * n,
+        sell=(0.5,) * n,
+        load=(1.0,) * n,
+        solar=(0.0,) * n,
+        battery=BATTERY,
+        initial_soc_percent=50.0,
+    )
+    through = build_result(inputs, np.zeros(n), np.zeros(n))
+    last = StoredSchedule(local(yesterday, 23, 0, 1), 23, through.to_dict(), "hourly")
+    before.store_schedule(last)
+    saved = json.loads(before.to_json())
+    # Home Assistant stops at 23:30 and starts again at 00:18: the store loads, then the
+    # restart plan is stored.
+    clock.set(local(DAY, 0, 18))
+    live = ScheduleStore.from_dict(saved, clock, STOCKHOLM)
+    live.store_schedule(stored(DAY, 0, local(DAY, 0, 18), "restart"))
+
+    reloaded = ScheduleStore.from_dict(json.loads(live.to_json()), clock, STOCKHOLM)
+
+    assert reloaded.to_json() == live.to_json()
+    assert [len(s.result.periods) for s in live.get_all_schedules_today(yesterday)] == (
+        [24, 24] + [1] * 23
+    )

@@ -102,15 +102,19 @@ class ScheduleStore:
             for schedule, later in itertools.pairwise(ordered)
         }
         for day in past:
-            self._cut_days.add(day)
             schedules = self._by_day[day]
             first_replan = next((s for s in schedules if s.created_for_scenario == "hourly"), None)
+            done = True
             for index, schedule in enumerate(schedules):
                 if schedule.created_for_scenario != "hourly" or schedule is first_replan:
                     continue
                 end = following.get(id(schedule))
-                if end is not None:
+                if end is None:
+                    done = False  # no later plan yet (Home Assistant was down): cut it then
+                else:
                     schedules[index] = self._cut(schedule, end)
+            if done:
+                self._cut_days.add(day)
 
     def _cut(self, schedule: StoredSchedule, end: datetime) -> StoredSchedule:
         """Return `schedule` with its plan cut to the periods before `end` (at least one).
