@@ -2,7 +2,7 @@
 
 The demo home (config/custom_components/bess_demo) obeys bess's entity-mapping control and
 its meters and SOC evolve minute by minute from what it was told. Time moves with the
-freezer, hour by hour, through a whole local day.
+freezer, quarter hour by quarter hour, through a whole local day.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.bess.engine.models import DailyView, OptimizationResult
 from custom_components.bess.ha.energy import HomeAssistantEnergyData
-from custom_components.bess_demo.sim import HomeSettings, load_forecast_kwh
+from custom_components.bess_demo.sim import HomeSettings, _utc_hour, load_forecast_kwh
 
 TZ_NAME = "Europe/Stockholm"
 # A May day: sun enough to store, a morning and an evening price peak.
 DAY = date(2026, 5, 20)
+PERIOD = timedelta(minutes=15)
 
 
 async def _fire(hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime) -> None:
@@ -53,14 +54,15 @@ async def _run_day(
     entry = hass.config_entries.async_entries("bess")[0]
     manager = entry.runtime_data.manager
 
-    # The top of every hour from DAY's midnight to the next one (24 on this day), each one
-    # second after the demo's own hh:59:59 tick, as in a running Home Assistant.
+    # Every quarter-hour boundary (the demo's prices are quarter-hourly, so bess plans and
+    # records 15-minute periods) from DAY's midnight to the next one, each one second after the
+    # demo's own hh:mm:59 tick before it, as in a running Home Assistant.
     boundary = midnight
     end = datetime(DAY.year, DAY.month, DAY.day, tzinfo=tz) + timedelta(days=1)
     while boundary <= end.astimezone(UTC):
         await _fire(hass, freezer, boundary - timedelta(seconds=1))
         await _fire(hass, freezer, boundary)
-        boundary += timedelta(hours=1)
+        boundary += PERIOD
 
     # The plan made at midnight from the real SOC (not tomorrow's, which assumed the minimum).
     first = next(
@@ -76,7 +78,10 @@ def _perfect_consumption(settings: HomeSettings):  # type: ignore[no-untyped-def
 
     async def forecast(self: Any, period_starts: Sequence[datetime]) -> list[float]:
         tz = dt_util.get_default_time_zone()
-        return [load_forecast_kwh(settings, start.astimezone(UTC), tz) for start in period_starts]
+        share = self._period_minutes / 60.0  # the load is constant within each hour
+        return [
+            load_forecast_kwh(settings, _utc_hour(start), tz) * share for start in period_starts
+        ]
 
     return forecast
 
@@ -97,9 +102,14 @@ async def test_perfect_forecasts_realize_the_planned_savings(
     # Planned at midnight from the real SOC; realized from the meters, hour by hour. Until
     # tomorrow's prices come at 13:00 nothing new is known, so the morning goes as planned;
     # from then on bess plans through tomorrow and keeps energy for its morning.
+    assert plan.period_minutes == 15  # the demo's quarter-hour prices set the period
+    assert len(view.periods) == 96
+    assert [p.source for p in view.periods] == ["actual"] * 96
     morning = [h.savings or 0.0 for h in view.hourly_data[:13]]
-    planned = [p.savings for p in plan.periods[:13]]
-    assert sum(morning) == pytest.approx(sum(planned), rel=0.01)
+    planned = [p.savings for p in plan.periods[: 13 * 4]]
+    # Within a tenth of a cent: the meters report whole Wh.
+    assert sum(morning) == pytest.approx(sum(planned), abs=0.001)
+    assert sum(abs(s) for s in morning) > 0.05  # and the morning's periods were worth planning
     # The battery really worked: it charged and discharged several kWh.
     charged = sum(h.battery_charge_kwh or 0 for h in view.hourly_data)
     discharged = sum(h.battery_discharge_kwh or 0 for h in view.hourly_data)

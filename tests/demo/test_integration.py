@@ -157,7 +157,7 @@ async def test_the_price_sensor_publishes_tomorrow_at_13(
     state = hass.states.get("sensor.demo_spot_price")
     assert state is not None
     assert float(state.state) == spot_price(date(2026, 11, 24), 1)
-    assert len(state.attributes["raw_today"]) == 24
+    assert len(state.attributes["raw_today"]) == 96  # quarter hours
     assert state.attributes["tomorrow_valid"] is False
     assert state.attributes["raw_tomorrow"] == []
 
@@ -168,8 +168,9 @@ async def test_the_price_sensor_publishes_tomorrow_at_13(
     state = _state(hass, "sensor.demo_spot_price")
     assert state.attributes["tomorrow_valid"] is True
     raw = state.attributes["raw_tomorrow"]
-    assert len(raw) == 24
-    assert raw[18]["value"] == spot_price(date(2026, 11, 25), 18)
+    assert len(raw) == 96
+    assert raw[18 * 4 + 1]["value"] == spot_price(date(2026, 11, 25), 18, 15)
+    assert raw[18 * 4 + 1]["end"] - raw[18 * 4 + 1]["start"] == timedelta(minutes=15)
     assert raw[0]["start"] == dt_util.as_local(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
     assert float(state.state) == spot_price(date(2026, 11, 24), 13)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+import itertools
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings as hyp_settings, strategies as st
@@ -213,20 +214,26 @@ def test_prices_are_the_same_for_the_same_date_and_peak_in_the_evening() -> None
     day = date(2026, 11, 24)
     prices = [value for _, _, value in day_prices(day, TZ)]
     assert prices == [value for _, _, value in day_prices(day, TZ)]
-    assert len(prices) == 24
-    assert max(prices[17:20]) > 2 * min(prices[0:5])
-    assert max(prices[7:9]) > prices[3]
+    assert len(prices) == 96  # quarter hours
+    assert max(prices[17 * 4 : 20 * 4]) > 2 * min(prices[0 : 5 * 4])
+    assert max(prices[7 * 4 : 9 * 4]) > prices[3 * 4]
+    # Each quarter has a price of its own, not the hour's repeated.
+    assert len(set(prices[18 * 4 : 19 * 4])) == 4
     assert prices != [value for _, _, value in day_prices(date(2026, 11, 25), TZ)]
 
 
 @pytest.mark.parametrize(("day", "hours"), [(date(2026, 3, 29), 23), (date(2026, 10, 25), 25)])
 def test_dst_days_have_a_price_and_a_forecast_for_every_local_hour(day: date, hours: int) -> None:
     entries = day_prices(day, TZ)
-    assert len(entries) == hours
-    assert all(end - start == timedelta(hours=1) for start, end, _ in entries)
-    # The doubled 02:00 of the autumn day gets the clock hour's price twice.
+    assert len(entries) == 4 * hours
+    assert all(
+        end.astimezone(UTC) - start.astimezone(UTC) == timedelta(minutes=15)
+        for start, end, _ in entries
+    )
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(entries))
+    # The doubled 02:00 of the autumn day gets the clock hour's quarter prices twice.
     if hours == 25:
-        assert entries[2][2] == entries[3][2] == spot_price(day, 2)
+        assert entries[2 * 4 + 1][2] == entries[3 * 4 + 1][2] == spot_price(day, 2, 15)
     starts = day_hour_starts(day, TZ)
     assert len({s.astimezone(UTC) for s in starts}) == hours
 

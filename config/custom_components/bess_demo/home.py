@@ -88,9 +88,12 @@ class DemoHome:
         )
         self._save()
         unsub_minute = async_track_time_change(self.hass, self._async_tick, second=0)
-        # bess reads the meters at the top of the hour, maybe before this minute's tick runs:
-        # a tick one second earlier keeps what it reads within a second of the boundary.
-        unsub_hour_end = async_track_time_change(self.hass, self._async_tick, minute=59, second=59)
+        # bess reads the meters at every quarter-hour boundary (the prices' periods), maybe
+        # before this minute's tick runs: a tick one second earlier keeps what it reads within
+        # a second of the boundary.
+        unsub_hour_end = async_track_time_change(
+            self.hass, self._async_tick, minute=[14, 29, 44, 59], second=59
+        )
 
         @callback
         def _unsub() -> None:

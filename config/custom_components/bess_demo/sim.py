@@ -62,8 +62,8 @@ class HomeSettings:
     max_discharge_kw: float = 5.0
     charge_efficiency: float = 0.95
     discharge_efficiency: float = 0.95
-    # A home that does exactly what was forecast: each hour's solar and load are constant and
-    # equal to the hourly forecasts (the closed-loop test's "perfect forecasts" day).
+    # A home that does exactly what was forecast: each half hour's solar and each hour's load
+    # are constant and equal to the forecasts (the closed-loop test's "perfect forecasts" day).
     perfect_forecasts: bool = False
 
     def __post_init__(self) -> None:
@@ -280,8 +280,11 @@ def _utc_hour(moment: datetime) -> datetime:
 
 def solar_power_kw(settings: HomeSettings, moment: datetime, tz: tzinfo) -> float:
     """Return the panels' actual output at `moment` (kW)."""
-    if settings.perfect_forecasts:
-        return solar_forecast_kwh(settings, _utc_hour(moment), tz)
+    if settings.perfect_forecasts:  # constant over each half hour of the Solcast forecast
+        half_hour = _utc_hour(moment) + timedelta(
+            minutes=30 * (moment.astimezone(UTC).minute >= 30)
+        )
+        return solar_forecast_kwh(settings, half_hour, tz, hours=0.5) / 0.5
     day = moment.astimezone(tz).date()
     return clear_sky_pv_kw(settings, moment) * _actual_clearness(day, _utc_hour(moment))
 
@@ -339,18 +342,22 @@ def _varying_load_kw(settings: HomeSettings, moment: datetime, tz: tzinfo) -> fl
 
 # --- Spot prices --------------------------------------------------------------------------
 
+# The day-ahead market's resolution since 1 October 2025: quarter hours.
+PRICE_MINUTES = 15
 
-def spot_price(day: date, clock_hour: int) -> float:
-    """Return the spot price (currency/kWh) of a local clock hour of `day`, Nord Pool-like.
 
-    Low at night, a morning and a larger evening peak, a midday dip that deepens on sunny
-    days and on weekends can go below zero.
+def spot_price(day: date, clock_hour: int, minute: int = 0) -> float:
+    """Return the spot price (currency/kWh) of a local quarter hour of `day`, Nord Pool-like.
+
+    `clock_hour:minute` starts the quarter hour. Low at night, a morning and a larger evening
+    peak, a midday dip that deepens on sunny days and on weekends can go below zero; each
+    quarter hour has its own noise, as the day-ahead market's quarter-hour products do.
     """
     key = day.isoformat()
     level = 0.03 + 0.12 * unit("price-level", key)
     weekend = day.weekday() >= 5
     peak = 0.7 if weekend else 1.0
-    h = clock_hour + 0.5
+    h = clock_hour + (minute + PRICE_MINUTES / 2) / 60.0
     shape = (
         0.6
         + peak * 0.8 * _bump(h, 8.0, 1.2)
@@ -359,7 +366,7 @@ def spot_price(day: date, clock_hour: int) -> float:
         + 0.3 * _bump(h, 22.0, 1.2)
     )
     sunny_dip = 0.45 * _sky_clearness(day) * _bump(h, 13.0, 2.0)
-    noise = 1.0 + 0.12 * (unit("price", key, clock_hour) - 0.5)
+    noise = 1.0 + 0.12 * (unit("price", key, clock_hour, minute) - 0.5)
     value = level * (shape - sunny_dip) * noise
     if weekend:
         value -= 0.02 * _sky_clearness(day) * _bump(h, 13.0, 1.5)
@@ -367,9 +374,16 @@ def spot_price(day: date, clock_hour: int) -> float:
 
 
 def day_prices(day: date, tz: tzinfo) -> list[tuple[datetime, datetime, float]]:
-    """Return `(start, end, price)` for every local hour of `day`."""
-    starts = day_hour_starts(day, tz)
-    return [(start, start + timedelta(hours=1), spot_price(day, start.hour)) for start in starts]
+    """Return `(start, end, price)` for every local quarter hour of `day` (92, 96 or 100)."""
+    step = timedelta(minutes=PRICE_MINUTES)
+    prices = []
+    for hour_start in day_hour_starts(day, tz):
+        for quarter in range(60 // PRICE_MINUTES):
+            # In UTC: local wall-clock arithmetic loses the doubled autumn hour's fold.
+            utc = hour_start.astimezone(UTC) + quarter * step
+            start, end = utc.astimezone(tz), (utc + step).astimezone(tz)
+            prices.append((start, end, spot_price(day, start.hour, start.minute)))
+    return prices
 
 
 def prices_published(day: date, now: datetime, tz: tzinfo) -> bool:
