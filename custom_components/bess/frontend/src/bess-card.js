@@ -637,10 +637,18 @@ export class BessCard extends LitElement {
   ];
 }
 
-if (!customElements.get(CARD_TYPE)) customElements.define(CARD_TYPE, BessCard);
-if (!customElements.get("bess-card-editor")) {
-  customElements.define("bess-card-editor", BessCardEditor);
+function register() {
+  if (!customElements.get(CARD_TYPE)) customElements.define(CARD_TYPE, BessCard);
+  if (!customElements.get("bess-card-editor")) {
+    customElements.define("bess-card-editor", BessCardEditor);
+  }
 }
+
+// Home Assistant's app.js replaces window.customElements with its own registry. This bundle
+// may run before it (both load at once): define the card in Home Assistant's registry, the one
+// Lovelace reads, once it exists.
+if (customElements.get("home-assistant")) register();
+else customElements.whenDefined("home-assistant").then(register);
 
 window.customCards = window.customCards || [];
 if (!window.customCards.some((card) => card.type === CARD_TYPE)) {
