@@ -177,13 +177,40 @@ class SavingsStatistics:
         )
         return moment.astimezone(UTC), float(row[0].get("sum") or 0.0)
 
+    async def _async_collect(self) -> datetime | None:
+        """Run `_collect`, pricing the first pass in the executor.
+
+        The first pass prices the whole history (a year at 15 minutes: 35,040 periods, 0.2 s)
+        from a copy of it taken in the event loop.
+        """
+        earliest: datetime | None = None
+        if not self._events:
+            events = self._manager.history.events()
+            builder = self._manager.daily_view_builder
+            priced = await self._hass.async_add_executor_job(
+                lambda: [builder.event_savings(event) for event in events]
+            )
+            for event, savings in zip(events, priced, strict=True):
+                start = event.start.astimezone(UTC)
+                if start in self._events:
+                    continue
+                self._events[start] = savings
+                hour = _hour(start)
+                self._hours[hour] = self._hours.get(hour, 0.0) + savings
+                earliest = hour if earliest is None else min(earliest, hour)
+            self._version += 1
+        later = self._collect()
+        if later is not None:
+            earliest = later if earliest is None else min(earliest, later)
+        return earliest
+
     async def async_update(self) -> int:
         """Write the rows that are new or changed; return how many were written."""
+        earliest = await self._async_collect()
         if "recorder" not in self._hass.config.components:
             return 0
         from homeassistant.components.recorder.statistics import async_add_external_statistics
 
-        earliest = self._collect()
         hours = sorted(self._hours)
         sums = list(itertools.accumulate(self._hours[hour] for hour in hours))
         first = earliest
