@@ -277,3 +277,19 @@ def test_a_restart_across_midnight_cuts_the_last_replan_once_the_next_plan_exist
     assert [len(s.result.periods) for s in live.get_all_schedules_today(yesterday)] == (
         [24, 24] + [1] * 23
     )
+
+
+def test_what_is_saved_after_midnight_before_the_next_plan_equals_a_reload() -> None:
+    """Found by the soak test (seed 7): no plan after midnight (the prices were missing), so
+    the day that ended was not cut in memory, though a reload of the store cut it."""
+    clock = FakeClock(local(DAY - timedelta(days=1), 23, 30))
+    store, _ = _a_day_of_replans(clock)
+    clock.set(local(DAY, 0, 30))  # no plan stored since midnight
+
+    saved = store.to_json()
+
+    assert ScheduleStore.from_dict(json.loads(saved), clock, STOCKHOLM).to_json() == saved
+    assert store.to_dict() == json.loads(saved)
+    yesterday = DAY - timedelta(days=1)
+    lengths = [len(s.result.periods) for s in store.get_all_schedules_today(yesterday)]
+    assert lengths == [24, 24] + [1] * 22 + [1]

@@ -87,12 +87,16 @@ class ScheduleStore:
                 self._texts.pop(id(forgotten), None)
                 self._spans.pop(id(forgotten), None)
 
-    def _cut_past_days(self) -> None:
-        """Cut the superseded re-plans of every planned day that is over (once per day)."""
+    def _cut_past_days(self) -> bool:
+        """Cut the superseded re-plans of every planned day that is over (once per day).
+
+        Return whether anything changed.
+        """
         today = self._today()
         past = [day for day in self._by_day if day < today and day not in self._cut_days]
         if not past:
-            return
+            return False
+        changed = False
         ordered = sorted(
             (schedule for schedules in self._by_day.values() for schedule in schedules),
             key=_stored_at,
@@ -112,9 +116,12 @@ class ScheduleStore:
                 if end is None:
                     done = False  # no later plan yet (Home Assistant was down): cut it then
                 else:
-                    schedules[index] = self._cut(schedule, end)
+                    cut = self._cut(schedule, end)
+                    changed = changed or cut is not schedule
+                    schedules[index] = cut
             if done:
                 self._cut_days.add(day)
+        return changed
 
     def _cut(self, schedule: StoredSchedule, end: datetime) -> StoredSchedule:
         """Return `schedule` with its plan cut to the periods before `end` (at least one).
@@ -216,7 +223,9 @@ class ScheduleStore:
         return sorted(self._by_day)
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialize every kept schedule as JSON-able data."""
+        """Serialize every kept schedule as JSON-able data (a day that ended is cut first)."""
+        if self._cut_past_days():
+            self._text = None
         return {
             "version": SCHEDULES_FORMAT_VERSION,
             "schedules": [
@@ -225,7 +234,14 @@ class ScheduleStore:
         }
 
     def to_json(self) -> str:
-        """Return what `to_dict` returns as JSON text, joined from each schedule's text."""
+        """Return what `to_dict` returns as JSON text, joined from each schedule's text.
+
+        A day that ended is cut first, as a load of the store would cut it: what is saved
+        after midnight and before the next plan (the data missing at midnight, say) equals
+        what a reload holds.
+        """
+        if self._cut_past_days():
+            self._text = None
         if self._text is None:
             parts = [
                 self._texts[id(schedule)]
