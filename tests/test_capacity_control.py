@@ -173,7 +173,7 @@ async def test_entity_mode_sets_the_discharge_that_keeps_import_at_the_cap(
     )
     await start_mid_month(hass, freezer, home, hass_storage, entry)
     manager = entry.runtime_data.manager
-    now = dt_util.now()
+    now = local(2026, 11, 24, 10, 30)  # where start_mid_month left the clock
     plan = manager.latest_result
     period = plan.periods[plan.index_at(now)]
     cap = manager.import_cap_kw(now)
@@ -200,7 +200,7 @@ async def test_a_script_holds_the_cap_the_plan_holds_now(
     entry = controlled({CONF_CONTROL_MODE: CONTROL_SCRIPT, CONF_CONTROL_SCRIPT: "script.battery"})
     await start_mid_month(hass, freezer, home, hass_storage, entry)
     manager = entry.runtime_data.manager
-    cap = manager.import_cap_kw(dt_util.now())
+    cap = manager.import_cap_kw(local(2026, 11, 24, 10, 30))
     assert cap is not None
     assert scripts[-1].data["variables"]["import_cap_kw"] == pytest.approx(cap, abs=1e-3)
     assert hass.states.get(STATUS).attributes["import_cap_kw"] == pytest.approx(cap, abs=1e-3)
@@ -214,6 +214,6 @@ async def test_a_script_holds_the_cap_the_plan_holds_now(
     outlook = manager.capacity_outlook()
     assert outlook is not None
     assert outlook.cap_kw is not None
-    night = manager.import_cap_kw(dt_util.now())
+    night = manager.import_cap_kw(local(2026, 11, 24, 22))
     assert night == pytest.approx(2 * outlook.cap_kw)
     assert hass.states.get(STATUS).attributes["import_cap_kw"] == pytest.approx(night, abs=1e-3)

@@ -52,7 +52,7 @@ from custom_components.bess.ha.controller import (
     HomeAssistantController,
 )
 
-from .conftest import METERS, PRICE, SOC, Home, entry_options, set_up
+from .conftest import METERS, PRICE, SOC, Home, entry_options, local, set_up
 
 MODE = "input_select.inverter_mode"
 GRID = "input_boolean.grid_charging"
@@ -298,7 +298,7 @@ async def test_bess_closes_the_export_limit_on_a_day_when_export_costs_money(
     assert coordinator.controller.status is ControlStatus.OVERRIDDEN
     # The next period closes it again.
     home.advance(grid_import=0.0, discharge=0.5)
-    freezer.move_to(dt_util.now().replace(minute=0, second=0) + timedelta(hours=1))
+    freezer.move_to(local(2026, 11, 24, 11))  # the frozen 10:30 (conftest), to the next hour
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert float(hass.states.get(EXPORT_LIMIT).state) == 0.0
